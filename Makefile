@@ -1,0 +1,90 @@
+# The fact-check annotation dataset builder. `make` (or `make help`) lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+LS_VENV := .venv-labelstudio
+PY := $(VENV)/bin/python
+LABEL_STUDIO_VERSION := 1.23.2
+RUN := $(PY) -m builder
+
+.PHONY: help install labelstudio labelstudio-stop sync pull stance adjudicate dataset status demo test format bench clean
+
+## help: list the targets (the default)
+help:
+	@echo "Targets:"
+	@awk '/^## /{sub(/^## /, ""); n = index($$0, ":"); printf "  %-17s %s\n", substr($$0, 1, n - 1), substr($$0, n + 2)}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $@
+
+$(LS_VENV)/.installed:
+	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'label-studio==$(LABEL_STUDIO_VERSION)'
+	@touch $@
+
+## install: create the project's venv and, apart, Label Studio's (idempotent)
+install: $(VENV)/.installed $(LS_VENV)/.installed
+
+## labelstudio: start a local Label Studio (127.0.0.1, SQLite) in the background
+labelstudio: install
+	@$(RUN) labelstudio start
+
+## labelstudio-stop: stop the local Label Studio
+labelstudio-stop: install
+	@$(RUN) labelstudio stop
+
+## sync: split raw/ into sentences and import the new ones as claim tasks
+sync: install
+	@$(RUN) sync
+
+## pull: export the annotations, save them verbatim, validate them
+pull: install
+	@$(RUN) pull
+
+## stance: pair check-worthy claims with other outlets' sentences; sync the stance project
+stance: install
+	@$(RUN) stance
+
+## status: tasks, labeled, annotators, rejects, unresolved ties (JSON: make status ARGS=--json)
+status: install
+	@$(RUN) status $(ARGS)
+
+## dataset: build the Hugging Face dataset in exports/<DATASET_NAME> (default factcheck)
+dataset: install
+	@$(RUN) dataset
+
+## demo: everything on the sample corpus: server, sync, example annotations, pull, dataset
+demo: install
+	@$(RUN) labelstudio start
+	@$(RUN) sync --no-progress
+	@$(RUN) demo-annotations
+	@$(RUN) pull
+	@$(RUN) stance --no-progress
+	@$(RUN) demo-annotations
+	@$(RUN) pull
+	@$(RUN) dataset
+	@$(RUN) demo-summary
+
+## test: lint, format check, schema check and the whole test suite (starts its own server)
+test: install
+	$(VENV)/bin/ruff check builder tests bench
+	$(VENV)/bin/ruff format --check builder tests bench
+	$(RUN) schemas --check
+	$(PY) -m pytest -q
+
+## format: fix lint and format the code in place (ruff)
+format: install
+	$(VENV)/bin/ruff check --fix builder tests bench
+	$(VENV)/bin/ruff format builder tests bench
+
+## bench: the benchmarks (not part of test); prints its figures
+bench: install
+	$(PY) -m bench
+
+## clean: remove the venvs and the local state (never exports/ or the server's data)
+clean:
+	rm -rf $(VENV) $(LS_VENV) .builder .pytest_cache .ruff_cache

@@ -1,0 +1,147 @@
+"""A dataset's manifest into its README.md card: YAML configs and features, then the text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from builder.features import features_for
+from builder.scheme import QUESTIONS
+
+SPLITS = ("train", "test")
+
+
+def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
+    configs, infos = [], []
+    for config, counts in manifest["counts"].items():
+        configs.append(
+            {
+                "config_name": config,
+                "data_files": [
+                    {"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in SPLITS
+                ],
+            }
+        )
+        infos.append(
+            {
+                "config_name": config,
+                "features": features_for(config)._to_yaml_list(),
+            }
+        )
+    return {
+        "configs": configs,
+        "dataset_info": infos,
+        "task_categories": ["text-classification"],
+        "language": ["en"],
+        "pretty_name": "Fact-check claims and stance",
+    }
+
+
+def _label_table(config: str, counts: dict[str, Any]) -> list[str]:
+    question = QUESTIONS[config]
+    lines = [
+        "| label | " + " | ".join(SPLITS) + " |",
+        "| --- | " + " | ".join("---" for _ in SPLITS) + " |",
+    ]
+    for label in question.names:
+        cells = [str(counts["labels"][split].get(label, 0)) for split in SPLITS]
+        lines.append(f"| `{label}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_card(
+    name: str, manifest: dict[str, Any], extra_sections: list[str] | None = None
+) -> str:
+    meta = yaml.safe_dump(card_metadata(manifest), sort_keys=False, allow_unicode=True)
+    splits = manifest["splits"]
+    lines = [
+        "---",
+        meta.rstrip(),
+        "---",
+        "",
+        f"# {name}",
+        "",
+        "Sentences from news articles labeled for check-worthy claims"
+        + (" and for stance across outlets" if "stance" in manifest["counts"] else "")
+        + ", built with the fact-check annotation dataset builder from annotations made in Label Studio.",
+        "",
+        "## Loading",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'claims = load_dataset("exports/{name}", "claims")',
+        'print(claims["train"].features["claim"].names)',
+        "```",
+        "",
+        "## Configs and splits",
+        "",
+        "| config | " + " | ".join(SPLITS) + " |",
+        "| --- | " + " | ".join("---" for _ in SPLITS) + " |",
+    ]
+    for config, counts in manifest["counts"].items():
+        lines.append(f"| `{config}` | " + " | ".join(str(counts[s]) for s in SPLITS) + " |")
+    lines += [
+        "",
+        "- `claims`: one row per labeled sentence, with its context, its label `claim` and how many "
+        "annotations it rests on (`num_annotations`, `agreement`: the share that gave the label).",
+    ]
+    if "stance" in manifest["counts"]:
+        lines.append(
+            "- `stance`: one row per labeled pair of a target claim and a sentence from another "
+            "article of the same story, with its label `stance`."
+        )
+    lines += [
+        "- `annotations`: one row per accepted annotation, for disagreement studies. Annotators are "
+        "pseudonymised (`annotator-<hash>`).",
+        "",
+        "## Labels",
+        "",
+    ]
+    for config, question in QUESTIONS.items():
+        if config not in manifest["counts"]:
+            continue
+        lines += [f"### `{question.name}` ({config} project): {question.prompt}", ""]
+        for index, label in enumerate(question.labels):
+            lines.append(
+                f"- `{label.value}` ({index}): {label.definition} Example: {label.example}"
+            )
+        lines += ["", *_label_table(config, manifest["counts"][config]), ""]
+    by = splits["by"]
+    policy = (
+        "grouped by story: no story has rows in both splits, in any config"
+        if by == "story_id"
+        else "grouped by article, because the corpus has fewer than two stories: "
+        "sentences of one article stay together, but one story spans both splits"
+    )
+    lines += [
+        "## Split policy",
+        "",
+        f"Splits are {policy}. Groups are placed to come near a test share of "
+        f"{splits['test_size']} and the overall label balance, in an order fixed by seed "
+        f"{splits['seed']}; a group keeps its split in later builds. Ties between annotators are "
+        "left out (unresolved) until adjudicated; a ground-truth annotation settles its item.",
+        "",
+        "## Provenance",
+        "",
+        f"- Builder version {manifest['builder_version']}, label scheme version "
+        f"{manifest['scheme']['version']} (sha256 `{manifest['scheme']['hash'][:16]}…`).",
+        f"- {len(manifest['raw_inputs'])} raw input files; Label Studio exports used:",
+    ]
+    for project, used in manifest["exports_used"].items():
+        counts = used["counts"]
+        lines.append(
+            f"  - {project}: `{used['file']}` (project {used['project_id']}): pulled "
+            f"{counts['pulled']} = accepted {counts['accepted']} + rejected {counts['rejected']} "
+            f"+ skipped {counts['skipped']}"
+        )
+    unresolved = {p: len(items) for p, items in manifest["unresolved"].items() if items}
+    if unresolved:
+        lines.append(f"- Unresolved (ties) left out: {unresolved}")
+    lines += [
+        "- `manifest.json` lists every input's hash, the counts and the split of every group."
+    ]
+    for section in extra_sections or []:
+        lines += ["", section.rstrip()]
+    return "\n".join(lines) + "\n"

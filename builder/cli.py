@@ -1,0 +1,353 @@
+"""The command line: one subcommand per step; errors become one plain message and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from builder.articles import Problem, load_article_files
+from builder.config import Settings
+from builder.errors import BuilderError
+
+
+def report_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        print(f"bad input: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in the input; the rest was processed", file=sys.stderr)
+
+
+def cmd_sentences(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.sentences import split_article
+
+    missing = [p for p in args.files if not Path(p).is_file()]
+    if missing:
+        raise BuilderError(f"no such file: {', '.join(missing)}")
+    loaded = load_article_files([Path(p) for p in args.files])
+    out = sys.stdout
+    for article in loaded.items:
+        for sentence in split_article(article):
+            out.write(json.dumps(sentence.to_dict(), ensure_ascii=False) + "\n")
+    report_problems(loaded.problems)
+    return 1 if loaded.problems else 0
+
+
+def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.atomic import write_json
+    from builder.scheme import schema_files
+
+    stale = []
+    for name, schema in schema_files().items():
+        path = settings.schemas_dir / name
+        expected = json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != expected:
+            stale.append(name)
+            if not args.check:
+                write_json(path, schema)
+    if args.check and stale:
+        raise BuilderError(
+            f"schemas/ is out of date with the label scheme: {', '.join(stale)}",
+            fix="run `python -m builder schemas`",
+        )
+    print("schemas/ " + ("written: " + ", ".join(stale) if stale else "is up to date"))
+    return 0
+
+
+def cmd_labelstudio(settings: Settings, args: argparse.Namespace) -> int:
+    from builder import server
+
+    if args.action == "start":
+        server.start(settings)
+    elif args.action == "stop":
+        server.stop(settings)
+    else:
+        info = server.status(settings)
+        print(f"running at {info.url}" if info else "not running")
+    return 0
+
+
+def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.corpus import load_corpus
+    from builder.labelstudio import LabelStudioClient
+    from builder.sync import ensure_project, sync_tasks
+    from builder.tasks import claim_tasks
+
+    corpus = load_corpus(settings)
+    report_problems(corpus.problems)
+    if not corpus.articles:
+        raise BuilderError(
+            f"no articles to sync in {settings.raw_dir}",
+            fix="put .txt or .jsonl articles in raw/ (see README: Inputs)",
+        )
+    tasks = claim_tasks(corpus)
+    client = LabelStudioClient(settings)
+    client.check()
+    info = ensure_project(
+        client,
+        "claims",
+        settings.claims_project_title,
+        "Is this sentence a check-worthy claim? Made by the fact-check dataset builder.",
+        force_config=args.force_config,
+    )
+    report = sync_tasks(
+        client,
+        info,
+        tasks,
+        "sentence_id",
+        settings.state_dir / "sync" / "claims.json",
+        progress=not args.no_progress,
+    )
+    print_sync_report(report, info.id, client.url, "sentence")
+    return 1 if corpus.problems else 0
+
+
+def print_sync_report(report, project_id: int, url: str, unit: str) -> None:
+    if report.imported:
+        print(f"imported {report.imported} new task(s) into project {project_id}; {report.already} already there")
+    else:
+        print(f"nothing new: all {report.already} {unit}(s) are already tasks of project {project_id}")
+    if report.gone_from_raw:
+        shown = ", ".join(report.gone_from_raw[:5]) + (" …" if len(report.gone_from_raw) > 5 else "")
+        print(f"{len(report.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ (kept, not deleted): {shown}")
+    if report.duplicated:
+        print(f"warning: {len(report.duplicated)} {unit}(s) have more than one task: " + ", ".join(report.duplicated[:5]), file=sys.stderr)
+    print(f"label them at {url}/projects/{project_id}/data")
+
+
+def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.corpus import load_corpus
+    from builder.labelstudio import LabelStudioClient
+    from builder.pull import process_snapshot, pull_paths, save_snapshot
+    from builder.tasks import claim_tasks
+
+    corpus = load_corpus(settings)
+    report_problems(corpus.problems)
+    known_sentences = {task["sentence_id"] for task in claim_tasks(corpus)}
+
+    def known_pairs(tasks: list[dict]) -> set[str]:
+        data = [t.get("data") or {} for t in tasks]
+        return {d["pair_id"] for d in data if "pair_id" in d and d.get("sentence_id") in known_sentences}
+
+    client = LabelStudioClient(settings)
+    client.check()
+    projects = [
+        ("claims", settings.claims_project_title, lambda tasks: known_sentences),
+        ("stance", settings.stance_project_title, known_pairs),
+    ]
+    pulled = 0
+    for project, title, known in projects:
+        info = client.find_project(title)
+        if info is None:
+            if project == "claims":
+                raise BuilderError(f"no project {title!r} at {client.url}", fix="run `make sync` first")
+            continue
+        paths = pull_paths(settings, project)
+        snapshot = save_snapshot(paths, client.export_snapshot(info.id))
+        validated = process_snapshot(paths, snapshot, known, info.id)
+        print_counts(project, snapshot, validated.counts, paths.rejects)
+        pulled += 1
+    return 1 if corpus.problems else 0
+
+
+def print_counts(project: str, snapshot: Path, counts: dict[str, int], rejects: Path) -> None:
+    skipped = ", ".join(
+        f"{k.removeprefix('skipped_')} {v}" for k, v in counts.items() if k.startswith("skipped_")
+    )
+    print(f"{project}: saved the export as {snapshot}")
+    print(
+        f"{project}: pulled {counts['pulled']} = accepted {counts['accepted']} + rejected "
+        f"{counts['rejected']} + skipped {counts['skipped']}" + (f" ({skipped})" if skipped else "")
+    )
+    if counts["rejected"]:
+        print(f"{project}: rejects with task, annotator, JSON path and reason: {rejects}")
+
+
+def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.corpus import load_corpus
+    from builder.dataset import build_dataset
+    from builder.stance_dataset import stance_parts
+
+    corpus = load_corpus(settings)
+    report_problems(corpus.problems)
+    manifest = build_dataset(settings, corpus, stance_parts(settings))
+    counts = manifest["counts"]
+    print(f"wrote {settings.dataset_dir}")
+    for config, c in counts.items():
+        print(f"  {config}: train {c['train']}, test {c['test']}")
+    if manifest["splits"]["by"] != "story_id":
+        print("  note: fewer than two stories, so the splits are by article (the card says so)")
+    for project, items in manifest["unresolved"].items():
+        if items:
+            print(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")
+    print(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')
+    return 1 if corpus.problems else 0
+
+
+def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.aggregate import aggregate
+    from builder.corpus import load_corpus
+    from builder.labelstudio import LabelStudioClient
+    from builder.pull import pull_paths, read_records
+    from builder.stance import candidate_pairs, load_user_claims, targets_from
+    from builder.sync import ensure_project, sync_tasks
+
+    corpus = load_corpus(settings)
+    claims = load_user_claims(settings.raw_dir)
+    problems = corpus.problems + claims.problems
+    report_problems(problems)
+    labels = aggregate(read_records(pull_paths(settings, "claims").accepted))
+    targets = targets_from(corpus, labels, claims.items)
+    if not targets:
+        raise BuilderError(
+            "no stance targets: no sentence is labeled checkworthy yet and raw/claims.jsonl "
+            "has no claims",
+            fix="label claims, then `make pull`; or add claims to raw/claims.jsonl",
+        )
+    top_k = args.top_k or settings.stance_top_k
+    min_similarity = (
+        args.min_similarity if args.min_similarity is not None else settings.stance_min_similarity
+    )
+    pairs = candidate_pairs(corpus, targets, top_k, min_similarity)
+    print(
+        f"{len(targets)} target(s), {len(pairs)} candidate pair(s) "
+        f"(top {top_k}, similarity ≥ {min_similarity})"
+    )
+    client = LabelStudioClient(settings)
+    client.check()
+    info = ensure_project(
+        client,
+        "stance",
+        settings.stance_project_title,
+        "Does the sentence support, contradict or discuss the target claim? Made by the fact-check dataset builder.",
+        force_config=args.force_config,
+    )
+    report = sync_tasks(
+        client,
+        info,
+        [pair.task_data() for pair in pairs],
+        "pair_id",
+        settings.state_dir / "sync" / "stance.json",
+        progress=not args.no_progress,
+    )
+    print_sync_report(report, info.id, client.url, "pair")
+    return 1 if problems else 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.status import project_status, render
+
+    report = [project_status(settings, "claims", settings.claims_project_title)]
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.demo import add_example_annotations, load_examples
+    from builder.labelstudio import LabelStudioClient
+
+    examples = load_examples()
+    client = LabelStudioClient(settings)
+    client.check()
+    projects = [
+        ("claims", settings.claims_project_title, "sentence_id"),
+        ("stance", settings.stance_project_title, "pair_id"),
+    ]
+    for project, title, key in projects:
+        info = client.find_project(title)
+        if info is None:
+            if project == "claims":
+                raise BuilderError(f"no project {title!r}", fix="run `make sync` first")
+            continue
+        task_of_item = {item: task for task, item in client.task_keys(info.id, key).items() if item}
+        added, already = add_example_annotations(
+            client, project, info.id, task_of_item, examples[project]
+        )
+        print(
+            f"{project}: example annotations (example data, by two example annotators): "
+            f"added {added}, {already} already there"
+        )
+    return 0
+
+
+def cmd_demo_summary(settings: Settings, args: argparse.Namespace) -> int:
+    login = settings.get("LOCAL_LABEL_STUDIO_EMAIL")
+    password = settings.get("LOCAL_LABEL_STUDIO_PASSWORD")
+    print()
+    print("demo done:")
+    print(f"  dataset        {settings.dataset_dir} (card: README.md, manifest.json)")
+    print(f"  pulls          {settings.exports_dir / 'pulls'} (each export kept verbatim)")
+    print(f'  load it        datasets.load_dataset("{settings.dataset_dir}", "claims")')
+    print(
+        f"  Label Studio   {settings.server_url}"
+        + (f" (login {login} / {password})" if login and settings.uses_local_server else "")
+    )
+    print("  progress       make status")
+    print("  stop server    make labelstudio-stop")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "sentences": cmd_sentences,
+    "schemas": cmd_schemas,
+    "labelstudio": cmd_labelstudio,
+    "sync": cmd_sync,
+    "pull": cmd_pull,
+    "dataset": cmd_dataset,
+    "status": cmd_status,
+    "stance": cmd_stance,
+    "demo-annotations": cmd_demo_annotations,
+    "demo-summary": cmd_demo_summary,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m builder", description=__doc__)
+    top.add_argument("--debug", action="store_true", help="show the traceback on errors")
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sentences", help="print the sentences of raw files as JSON lines")
+    p.add_argument("files", nargs="+")
+    p = sub.add_parser("schemas", help="write schemas/ from the label scheme")
+    p.add_argument("--check", action="store_true", help="fail if schemas/ is out of date")
+    p = sub.add_parser("labelstudio", help="start, stop or check the local Label Studio")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p = sub.add_parser("sync", help="push new sentences to the claims project")
+    p.add_argument("--force-config", action="store_true", help="update a project with annotations")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub.add_parser("pull", help="export, save and validate the annotations")
+    sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
+    p = sub.add_parser("stance", help="pair targets with other outlets' sentences; sync the pairs")
+    p.add_argument("--top-k", type=int, help="candidates per target (default STANCE_TOP_K or 3)")
+    p.add_argument(
+        "--min-similarity",
+        type=float,
+        help="lowest TF-IDF cosine of a candidate (default STANCE_MIN_SIMILARITY or 0.12)",
+    )
+    p.add_argument("--force-config", action="store_true", help="update a project with annotations")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("status", help="tasks, annotators, rejects and ties")
+    p.add_argument("--json", action="store_true", help="the same report as JSON")
+    sub.add_parser("demo-annotations", help="add the repository's example annotations")
+    sub.add_parser("demo-summary", help="say what the demo made and where")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    debug = args.debug or os.environ.get("BUILDER_DEBUG") == "1"
+    try:
+        settings = Settings.load()
+        return COMMANDS[args.command](settings, args)
+    except BuilderError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: rerun the command, it picks up where it stopped", file=sys.stderr)
+        return 130

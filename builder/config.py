@@ -1,0 +1,190 @@
+"""Settings and paths, declared once: the environment, then `.env`, then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from builder.errors import BuilderError
+
+DEFAULT_PORT = 8080
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a `.env` file of KEY=VALUE lines (comments and blank lines skipped)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+class Secret:
+    """A value that never shows itself in a repr, a log line or an f-string."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about where things are and which server to use."""
+
+    root: Path
+    values: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> Settings:
+        root = Path(root or os.environ.get("BUILDER_ROOT") or Path.cwd()).resolve()
+        merged = read_dotenv(root / ".env")
+        # The environment wins over .env, so a team's server can be chosen per shell.
+        merged.update({k: v for k, v in os.environ.items() if v != ""})
+        return cls(root=root, values=merged)
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.values.get(key, default)
+
+    # Paths ---------------------------------------------------------------------------------
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.root / "schemas"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def state_dir(self) -> Path:
+        """Git-ignored working state: sync records, story ids, pulls' parsed records."""
+        return self.root / ".builder"
+
+    @property
+    def server_dir(self) -> Path:
+        """Git-ignored home of the local Label Studio: its data dir, log and pid file."""
+        return self.root / ".labelstudio"
+
+    @property
+    def dataset_dir(self) -> Path:
+        return self.exports_dir / self.dataset_name
+
+    # Server --------------------------------------------------------------------------------
+    @property
+    def uses_local_server(self) -> bool:
+        return not self.get("LABEL_STUDIO_URL")
+
+    @property
+    def port(self) -> int:
+        raw = self.get("LABEL_STUDIO_PORT", str(DEFAULT_PORT))
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise BuilderError(f"LABEL_STUDIO_PORT={raw!r} is not a port number") from exc
+
+    @property
+    def server_url(self) -> str:
+        if self.uses_local_server:
+            return f"http://127.0.0.1:{self.port}"
+        return self.get("LABEL_STUDIO_URL").rstrip("/")
+
+    @property
+    def api_key(self) -> Secret:
+        if self.uses_local_server:
+            key = self.get("LOCAL_LABEL_STUDIO_TOKEN")
+            if not key:
+                raise BuilderError(
+                    "no API key for the local Label Studio",
+                    fix="start it once with `make labelstudio` (it writes the key to .env)",
+                )
+            return Secret(key)
+        key = self.get("LABEL_STUDIO_API_KEY")
+        if not key:
+            raise BuilderError(
+                f"LABEL_STUDIO_URL is set ({self.server_url}) but LABEL_STUDIO_API_KEY is not",
+                fix="set LABEL_STUDIO_API_KEY in the environment or in .env",
+            )
+        return Secret(key)
+
+    # Projects and dataset ------------------------------------------------------------------
+    @property
+    def claims_project_title(self) -> str:
+        return self.get("CLAIMS_PROJECT_TITLE", "Fact-check claims")
+
+    @property
+    def stance_project_title(self) -> str:
+        return self.get("STANCE_PROJECT_TITLE", "Fact-check stance")
+
+    @property
+    def dataset_name(self) -> str:
+        name = self.get("DATASET_NAME", "factcheck")
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise BuilderError(f"DATASET_NAME={name!r} must be a plain name (letters, digits, - _)")
+        return name
+
+    @property
+    def test_size(self) -> float:
+        raw = self.get("TEST_SIZE", "0.2")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0.0 < value < 1.0:
+            raise BuilderError(f"TEST_SIZE={raw!r} must be a number between 0 and 1")
+        return value
+
+    @property
+    def split_seed(self) -> int:
+        raw = self.get("SPLIT_SEED", "13")
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise BuilderError(f"SPLIT_SEED={raw!r} must be a whole number") from exc
+
+    @property
+    def annotations_per_task(self) -> int:
+        raw = self.get("ANNOTATIONS_PER_TASK", "1")
+        if not raw.isdigit() or int(raw) < 1:
+            raise BuilderError(f"ANNOTATIONS_PER_TASK={raw!r} must be a whole number ≥ 1")
+        return int(raw)
+
+    @property
+    def stance_top_k(self) -> int:
+        raw = self.get("STANCE_TOP_K", "3")
+        if not raw.isdigit() or int(raw) < 1:
+            raise BuilderError(f"STANCE_TOP_K={raw!r} must be a whole number ≥ 1")
+        return int(raw)
+
+    @property
+    def stance_min_similarity(self) -> float:
+        raw = self.get("STANCE_MIN_SIMILARITY", "0.12")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0.0 <= value <= 1.0:
+            raise BuilderError(f"STANCE_MIN_SIMILARITY={raw!r} must be a number between 0 and 1")
+        return value

@@ -1,0 +1,30 @@
+"""raw/ into the corpus: checked articles, their sentences and their stories (a pure step)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from builder.articles import Article, Problem, load_articles
+from builder.config import Settings
+from builder.sentences import Sentence, split_article
+from builder.stories import stories_for
+
+
+@dataclass
+class Corpus:
+    articles: dict[str, Article]
+    sentences: dict[str, list[Sentence]]
+    story_of: dict[str, str]
+    problems: list[Problem] = field(default_factory=list)
+
+    def all_sentences(self) -> list[Sentence]:
+        return [s for article_id in self.articles for s in self.sentences[article_id]]
+
+
+def load_corpus(settings: Settings) -> Corpus:
+    """Read, check, split and group every article of raw/; bad input is kept as problems."""
+    loaded = load_articles(settings.raw_dir)
+    articles = {a.id: a for a in loaded.items}
+    sentences = {a.id: split_article(a) for a in loaded.items}
+    story_of = stories_for(loaded.items, settings.state_dir / "stories.json")
+    return Corpus(articles, sentences, story_of, loaded.problems)

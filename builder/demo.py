@@ -1,0 +1,76 @@
+"""The repository's example annotations onto the sample corpus's tasks, by two example annotators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from builder.errors import BuilderError
+from builder.labelstudio import LabelStudioClient
+from builder.scheme import question_for
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "demo_annotations.json"
+
+
+def choice_result(project: str, label: str) -> list[dict[str, Any]]:
+    """A Label Studio result for one answer, as the UI would send it."""
+    return [
+        {
+            "from_name": question_for(project).name,
+            "to_name": "text",
+            "type": "choices",
+            "value": {"choices": [label]},
+        }
+    ]
+
+
+def load_examples(path: Path = EXAMPLES) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BuilderError(f"cannot read the example annotations {path}: {exc}") from None
+
+
+def add_example_annotations(
+    client: LabelStudioClient,
+    project: str,
+    project_id: int,
+    task_of_item: dict[str, int],
+    examples: list[dict[str, Any]],
+) -> tuple[int, int]:
+    """Annotate each example once: an annotator who already answered a task is left alone.
+
+    Returns (added, already there). An example whose item is not a task is an error: the
+    example file and the corpus have drifted apart.
+    """
+    users: dict[str, int] = {}
+    done: dict[int, set[int]] = {}
+    added = already = 0
+    for example in examples:
+        item = example["item_id"]
+        if item not in task_of_item:
+            raise BuilderError(
+                f"example annotation for {item!r} has no task in project {project_id}",
+                fix="run `make sync` first; if raw/ changed, the examples no longer match it",
+            )
+        task_id = task_of_item[item]
+        email = example["annotator"]
+        if email not in users:
+            users[email] = client.user_id(email, first_name="Example")
+        if task_id not in done:
+            done[task_id] = set(client.task_annotators(task_id))
+        if users[email] in done[task_id]:
+            already += 1
+            continue
+        label = example.get("label")
+        client.create_annotation(
+            task_id,
+            [] if label is None else choice_result(project, label),
+            completed_by=users[email],
+            was_cancelled=label is None,
+            lead_time=float(example.get("lead_time", 5.0)),
+        )
+        done[task_id].add(users[email])
+        added += 1
+    return added, already

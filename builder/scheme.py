@@ -1,0 +1,275 @@
+"""The label scheme, declared once; the Label Studio configs, JSON Schemas and Features derive from it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+SCHEME_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Label:
+    """One answer: its stable value (the class id is its position), definition and an example."""
+
+    value: str
+    definition: str
+    example: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of a project: a single required choice among ordered labels."""
+
+    name: str
+    project: str
+    prompt: str
+    labels: tuple[Label, ...]
+    required: bool = True
+
+    @property
+    def names(self) -> list[str]:
+        return [label.value for label in self.labels]
+
+
+CLAIM = Question(
+    name="claim",
+    project="claims",
+    prompt="Is this sentence a claim worth checking?",
+    labels=(
+        Label(
+            "no_claim",
+            "Nothing verifiable: an opinion, a question, speculation or a heading fragment.",
+            "“It was a dark day for diplomacy.” / “What will Moscow do next?”",
+        ),
+        Label(
+            "not_checkworthy",
+            "Verifiable, but of little public interest.",
+            "“The Pentagon has not disclosed what exactly the two discussed.”",
+        ),
+        Label(
+            "checkworthy",
+            "Verifiable and worth checking: numbers, events, causes, who said what.",
+            "“At the attack on Sunday, five people were killed, according to the local government.”",
+        ),
+    ),
+)
+
+STANCE = Question(
+    name="stance",
+    project="stance",
+    prompt="What does the sentence say about the target claim?",
+    labels=(
+        Label(
+            "supports",
+            "The sentence states the same fact as the claim.",
+            "Claim “five people were killed” / sentence “the strike killed five people”.",
+        ),
+        Label(
+            "contradicts",
+            "The sentence states something that cannot be true together with the claim.",
+            "Claim “five people were killed” / sentence “four civilians were killed”.",
+        ),
+        Label(
+            "discusses",
+            "The sentence is about the claim's topic but neither confirms nor denies it.",
+            "Claim “five people were killed” / sentence “the toll is still being counted”.",
+        ),
+        Label(
+            "unrelated",
+            "The sentence is about something else.",
+            "Claim “five people were killed” / sentence “the ministers spoke by phone”.",
+        ),
+    ),
+)
+
+QUESTIONS: dict[str, Question] = {CLAIM.project: CLAIM, STANCE.project: STANCE}
+
+
+def question_for(project: str) -> Question:
+    return QUESTIONS[project]
+
+
+# Label Studio configs ----------------------------------------------------------------------
+
+
+def _guidelines(question: Question) -> list[str]:
+    lines = ['  <View style="margin-top: 1em; font-size: 90%; color: #444">']
+    lines.append(f'    <Header value={quoteattr("Guidelines: " + question.prompt)} size="6"/>')
+    for label in question.labels:
+        text = f"{label.value}: {label.definition} Example: {label.example}"
+        lines.append(f'    <Header value={quoteattr(text)} size="6" underline="false"/>')
+    lines.append("  </View>")
+    return lines
+
+
+def _choices(question: Question, to_name: str) -> list[str]:
+    required = "true" if question.required else "false"
+    lines = [
+        f'  <Choices name="{question.name}" toName="{to_name}" choice="single" '
+        f'required="{required}" showInline="true">'
+    ]
+    for label in question.labels:
+        lines.append(
+            f"    <Choice value={quoteattr(label.value)} hint={quoteattr(label.definition)}/>"
+        )
+    lines.append("  </Choices>")
+    return lines
+
+
+def labeling_config(project: str) -> str:
+    """The Label Studio XML for a project. Every task field is shown with <Text>, never as HTML."""
+    question = question_for(project)
+    if project == "claims":
+        body = [
+            '  <Header value="$headline" size="4"/>',
+            '  <Text name="meta" value="$meta" granularity="paragraph"/>',
+            '  <Text name="before" value="$before" granularity="paragraph"/>',
+            '  <View style="border-left: 4px solid #d33; padding-left: 0.5em; font-weight: bold">',
+            '    <Text name="text" value="$text" granularity="paragraph"/>',
+            "  </View>",
+            '  <Text name="after" value="$after" granularity="paragraph"/>',
+            f'  <Header value={quoteattr(question.prompt)} size="5"/>',
+        ]
+    else:
+        body = [
+            '  <Header value="Target claim" size="5"/>',
+            '  <View style="border-left: 4px solid #36c; padding-left: 0.5em; font-weight: bold">',
+            '    <Text name="target" value="$target_text" granularity="paragraph"/>',
+            "  </View>",
+            '  <Text name="target_meta" value="$target_meta" granularity="paragraph"/>',
+            '  <Header value="Sentence from another article of the same story" size="5"/>',
+            '  <Text name="meta" value="$meta" granularity="paragraph"/>',
+            '  <Text name="before" value="$before" granularity="paragraph"/>',
+            '  <View style="border-left: 4px solid #d33; padding-left: 0.5em; font-weight: bold">',
+            '    <Text name="text" value="$text" granularity="paragraph"/>',
+            "  </View>",
+            '  <Text name="after" value="$after" granularity="paragraph"/>',
+            f'  <Header value={quoteattr(question.prompt)} size="5"/>',
+        ]
+    lines = ["<View>", *body, *_choices(question, "text"), *_guidelines(question), "</View>"]
+    return "\n".join(lines) + "\n"
+
+
+# JSON Schemas ------------------------------------------------------------------------------
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+
+ARTICLE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "article.schema.json",
+    "title": "A news article in raw/",
+    "type": "object",
+    "required": ["id", "text"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": ID_PATTERN},
+        "text": {"type": "string", "pattern": r"\S"},
+        "title": {"type": ["string", "null"]},
+        "date": {"type": ["string", "null"], "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+        "source": {"type": ["string", "null"]},
+        "url": {"type": ["string", "null"]},
+        "language": {"type": ["string", "null"], "pattern": r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"},
+        "story_id": {"type": ["string", "null"], "pattern": ID_PATTERN},
+    },
+}
+
+
+def _answers_schema(question: Question) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [question.name] if question.required else [],
+        "properties": {
+            question.name: {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1,
+                "items": {"enum": question.names},
+            }
+        },
+    }
+
+
+def annotation_schema() -> dict[str, Any]:
+    """One accepted annotation record; the answers part is chosen by the record's project."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "annotation.schema.json",
+        "title": "One annotation pulled from Label Studio",
+        "type": "object",
+        "required": [
+            "project",
+            "item_id",
+            "task_id",
+            "annotation_id",
+            "annotator",
+            "answers",
+            "ground_truth",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "project": {"enum": sorted(QUESTIONS)},
+            "item_id": {"type": "string", "minLength": 1},
+            "task_id": {"type": "integer"},
+            "annotation_id": {"type": "integer"},
+            "annotator": {"type": "string", "minLength": 1},
+            "answers": {"type": "object"},
+            "lead_time": {"type": ["number", "null"], "minimum": 0},
+            "created_at": {"type": ["string", "null"]},
+            "updated_at": {"type": ["string", "null"]},
+            "ground_truth": {"type": "boolean"},
+        },
+        "allOf": [
+            {
+                "if": {"properties": {"project": {"const": q.project}}},
+                "then": {"properties": {"answers": _answers_schema(q)}},
+            }
+            for q in QUESTIONS.values()
+        ],
+    }
+
+
+def schema_files() -> dict[str, dict[str, Any]]:
+    """Every file of schemas/, by name. `python -m builder schemas` writes them."""
+    return {
+        "article.schema.json": ARTICLE_SCHEMA,
+        "annotation.schema.json": annotation_schema(),
+    }
+
+
+# Hugging Face features ---------------------------------------------------------------------
+
+
+def class_label(project: str) -> Any:
+    from datasets import ClassLabel
+
+    return ClassLabel(names=question_for(project).names)
+
+
+def scheme_declaration() -> dict[str, Any]:
+    """The scheme as plain data, for hashing, the manifest and the card."""
+    return {
+        "version": SCHEME_VERSION,
+        "questions": [
+            {
+                "project": q.project,
+                "name": q.name,
+                "prompt": q.prompt,
+                "required": q.required,
+                "labels": [
+                    {"value": lab.value, "definition": lab.definition, "example": lab.example}
+                    for lab in q.labels
+                ],
+            }
+            for q in QUESTIONS.values()
+        ],
+    }
+
+
+def scheme_hash() -> str:
+    payload = json.dumps(scheme_declaration(), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()

@@ -1,0 +1,71 @@
+"""The stance pull (records and the saved export's task data) into the dataset's stance rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from builder.aggregate import aggregate
+from builder.config import Settings
+from builder.pull import pull_paths, read_records, read_summary
+from builder.scheme import question_for
+from builder.validate import parse_export
+
+
+@dataclass
+class StanceParts:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    story_of_pair: dict[str, str] = field(default_factory=dict)
+    article_of_pair: dict[str, str] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] | None = None
+    unresolved: list[str] = field(default_factory=list)
+
+
+def pair_data(settings: Settings, summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """pair id -> the task data the annotators saw, from the export the records came from."""
+    snapshot = settings.exports_dir / "pulls" / summary["snapshot"]
+    tasks = parse_export(snapshot.read_bytes(), str(snapshot))
+    return {t["data"]["pair_id"]: t["data"] for t in tasks if "pair_id" in (t.get("data") or {})}
+
+
+def stance_parts(settings: Settings) -> StanceParts | None:
+    """None when no stance round was pulled yet."""
+    paths = pull_paths(settings, "stance")
+    summary = read_summary(paths.summary)
+    if summary is None:
+        return None
+    records = read_records(paths.accepted)
+    data = pair_data(settings, summary)
+    labels = aggregate(records)
+    names = question_for("stance").names
+    parts = StanceParts(records=records, summary=summary)
+    for pair_id, pair in sorted(data.items()):
+        parts.story_of_pair[pair_id] = pair["story_id"]
+        parts.article_of_pair[pair_id] = pair["article_id"]
+        item = labels.get(pair_id)
+        if item is None:
+            continue
+        if item.label is None:
+            parts.unresolved.append(pair_id)
+            continue
+        parts.rows.append(
+            {
+                "pair_id": pair_id,
+                "target_id": pair["target_id"],
+                "target_text": pair["target_text"],
+                "target_article_id": pair["target_article_id"],
+                "target_source": pair["target_source"],
+                "sentence_id": pair["sentence_id"],
+                "text": pair["text"],
+                "article_id": pair["article_id"],
+                "source": pair["source"],
+                "story_id": pair["story_id"],
+                "stance": names.index(item.label),
+                "similarity": pair["similarity"],
+                "num_annotations": item.annotations,
+                "agreement": item.agreement,
+                "resolved_by": item.resolved_by,
+            }
+        )
+    return parts

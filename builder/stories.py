@@ -1,0 +1,109 @@
+"""Articles into stories: given story ids kept, the rest clustered by date and TF-IDF similarity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from builder.articles import Article
+from builder.atomic import write_json
+
+# Two articles within MAX_DAYS of each other whose texts reach MIN_SIMILARITY tell one story.
+MAX_DAYS = 3
+MIN_SIMILARITY = 0.2
+
+
+def _days_apart(a: str | None, b: str | None) -> int:
+    if not a or not b:
+        return 0  # An undated article may join a story on text alone.
+    return abs((date.fromisoformat(a) - date.fromisoformat(b)).days)
+
+
+def similar_pairs(articles: Sequence[Article], min_similarity: float = MIN_SIMILARITY):
+    """Index pairs (i, j), i < j, of articles close in date whose texts are similar."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if len(articles) < 2:
+        return []
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1)
+    matrix = vectorizer.fit_transform([a.text for a in articles])
+    similarity = (matrix @ matrix.T).tocoo()  # rows are L2-normalised: this is the cosine
+    pairs = []
+    for i, j, value in zip(similarity.row, similarity.col, similarity.data, strict=True):
+        if i < j and value >= min_similarity:
+            if _days_apart(articles[i].date, articles[j].date) <= MAX_DAYS:
+                pairs.append((int(i), int(j)))
+    return pairs
+
+
+def _new_story_id(member_ids: Sequence[str]) -> str:
+    digest = hashlib.sha1(min(member_ids).encode("utf-8")).hexdigest()[:10]
+    return f"story-{digest}"
+
+
+def assign_stories(
+    articles: Sequence[Article],
+    known: dict[str, str] | None = None,
+    min_similarity: float = MIN_SIMILARITY,
+) -> dict[str, str]:
+    """article id -> story id. Input story ids win, then ids given in earlier runs (`known`)."""
+    known = dict(known or {})
+    parent = list(range(len(articles)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in similar_pairs(articles, min_similarity):
+        parent[find(i)] = find(j)
+    # Articles whose story is given in the input are joined by that id too.
+    by_given: dict[str, int] = {}
+    for i, article in enumerate(articles):
+        if article.story_id:
+            if article.story_id in by_given:
+                parent[find(i)] = find(by_given[article.story_id])
+            by_given[article.story_id] = i
+
+    groups: dict[int, list[int]] = {}
+    for i in range(len(articles)):
+        groups.setdefault(find(i), []).append(i)
+
+    result: dict[str, str] = {}
+    for members in groups.values():
+        ids = [articles[i].id for i in members]
+        # A new member joins the story its group already has: the id most of its members carry.
+        existing = Counter(
+            articles[i].story_id or known[articles[i].id]
+            for i in members
+            if articles[i].story_id or articles[i].id in known
+        )
+        fallback = (
+            min(existing, key=lambda s: (-existing[s], s)) if existing else _new_story_id(ids)
+        )
+        for i in members:
+            article = articles[i]
+            # An id once given stays: a given or earlier id is never replaced.
+            result[article.id] = article.story_id or known.get(article.id) or fallback
+    return result
+
+
+def load_known(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def stories_for(articles: Sequence[Article], state_path: Path) -> dict[str, str]:
+    """Assign stories and remember them, so later runs keep every id already given."""
+    known = load_known(state_path)
+    assigned = assign_stories(articles, known)
+    merged = {**known, **assigned}
+    if merged != known:
+        write_json(state_path, merged)
+    return assigned

@@ -1,0 +1,201 @@
+"""Task payloads into a Label Studio project: create it, then import only what it lacks."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from builder.atomic import write_json
+from builder.errors import BuilderError
+from builder.labelstudio import LabelStudioClient, ProjectInfo
+from builder.scheme import labeling_config, question_for
+
+BATCH_SIZE = 1000
+CHOICE_VALUE = re.compile(r"<Choice\s[^>]*value=\"([^\"]*)\"")
+
+
+def _normal(config: str) -> str:
+    return "\n".join(line.strip() for line in config.strip().splitlines() if line.strip())
+
+
+def config_hash(config: str) -> str:
+    return hashlib.sha256(_normal(config).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class SyncReport:
+    project_id: int
+    imported: int = 0
+    already: int = 0
+    gone_from_raw: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    listed_from_server: bool = False
+
+
+@dataclass
+class SyncState:
+    """What the last sync saw, so an unchanged project needs no full listing of its tasks."""
+
+    path: Path
+    server: str = ""
+    project_id: int = 0
+    task_count: int = -1
+    last_task_id: int | None = None
+    tasks: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> SyncState:
+        if not path.is_file():
+            return cls(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                path,
+                raw["server"],
+                raw["project_id"],
+                raw["task_count"],
+                raw["last_task_id"],
+                raw["tasks"],
+            )
+        except (ValueError, KeyError, TypeError):
+            return cls(path)  # A damaged cache only costs a full listing.
+
+    def save(self) -> None:
+        write_json(
+            self.path,
+            {
+                "server": self.server,
+                "project_id": self.project_id,
+                "task_count": self.task_count,
+                "last_task_id": self.last_task_id,
+                "tasks": self.tasks,
+            },
+        )
+
+
+def config_difference(current: str, declared: str) -> str:
+    diff = difflib.unified_diff(
+        _normal(current).splitlines(),
+        _normal(declared).splitlines(),
+        "project's config",
+        "declared config",
+        lineterm="",
+    )
+    return "\n".join(diff)
+
+
+def ensure_project(
+    client: LabelStudioClient,
+    project: str,
+    title: str,
+    description: str,
+    force_config: bool = False,
+) -> ProjectInfo:
+    """The project with the declared config: created if missing, updated only if safe."""
+    declared = labeling_config(project)
+    info = client.find_project(title)
+    if info is None:
+        info = client.create_project(title, declared, description)
+        print(f"created project {title!r} (id {info.id}) at {client.url}")
+        return info
+    if _normal(info.label_config) == _normal(declared):
+        return info
+    difference = config_difference(info.label_config, declared)
+    if info.annotation_count and not force_config:
+        raise BuilderError(
+            f"project {title!r} (id {info.id}) has {info.annotation_count} annotations and a "
+            f"config that differs from the declared one:\n{difference}",
+            fix="leave it (set another title to start a new project), or rerun with "
+            "--force-config to update it: existing answers are kept",
+        )
+    old_labels = set(CHOICE_VALUE.findall(info.label_config))
+    missing = old_labels - set(question_for(project).names)
+    if info.annotation_count and missing:
+        raise BuilderError(
+            f"the declared config drops labels {sorted(missing)} that annotations of project "
+            f"{info.id} may use; refusing to orphan them",
+            fix="labels may be appended, never removed: restore them in builder/scheme.py",
+        )
+    client.validate_config(info.id, declared)
+    client.update_project(info.id, label_config=declared)
+    print(f"updated the config of project {title!r} (id {info.id}):\n{difference}")
+    return client.project(info.id)
+
+
+def current_tasks(
+    client: LabelStudioClient, state: SyncState, info: ProjectInfo, key: str
+) -> tuple[dict[str, list[int]], bool]:
+    """item id -> task ids on the server; from the cache when the server shows no change."""
+    last_id = client.last_task_id(info.id) if info.task_count else None
+    unchanged = (
+        state.server == client.url
+        and state.project_id == info.id
+        and state.task_count == info.task_count
+        and state.last_task_id == last_id
+        and len(state.tasks) == info.task_count
+    )
+    if unchanged:
+        return {item: [task] for item, task in state.tasks.items()}, False
+    by_item: dict[str, list[int]] = {}
+    for task_id, item in sorted(client.task_keys(info.id, key).items()):
+        if item is not None:
+            by_item.setdefault(item, []).append(task_id)
+    state.server, state.project_id = client.url, info.id
+    state.task_count, state.last_task_id = info.task_count, last_id
+    state.tasks = {item: ids[0] for item, ids in by_item.items()}
+    return by_item, True
+
+
+def sync_tasks(
+    client: LabelStudioClient,
+    info: ProjectInfo,
+    tasks: list[dict[str, Any]],
+    key: str,
+    state_path: Path,
+    progress: bool = True,
+) -> SyncReport:
+    """Import the tasks whose `key` the project lacks; never touch a task already there."""
+    state = SyncState.load(state_path)
+    existing, listed = current_tasks(client, state, info, key)
+    report = SyncReport(project_id=info.id, listed_from_server=listed)
+    report.duplicated = sorted(item for item, ids in existing.items() if len(ids) > 1)
+    wanted = {task[key] for task in tasks}
+    report.gone_from_raw = sorted(set(existing) - wanted)
+    new = [task for task in tasks if task[key] not in existing]
+    report.already = len(tasks) - len(new)
+    bar = tqdm(
+        total=len(new),
+        unit="task",
+        desc="importing",
+        file=sys.stderr,
+        disable=not progress or not new,
+    )
+    for start in range(0, len(new), BATCH_SIZE):
+        batch = new[start : start + BATCH_SIZE]
+        task_ids = client.import_tasks(info.id, [{"data": task} for task in batch])
+        if len(task_ids) != len(batch):
+            raise BuilderError(
+                f"Label Studio returned {len(task_ids)} task ids for {len(batch)} imported tasks",
+                fix="run the sync again: it lists the project and imports only what is missing",
+            )
+        # Each batch is recorded as soon as the server has it, so a kill loses nothing.
+        state.tasks.update(
+            {task[key]: task_id for task, task_id in zip(batch, task_ids, strict=True)}
+        )
+        state.task_count += len(batch)
+        state.last_task_id = max(task_ids + [state.last_task_id or 0])
+        state.save()
+        report.imported += len(batch)
+        bar.update(len(batch))
+    bar.close()
+    if listed or not new:
+        state.save()
+    return report
