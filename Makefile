@@ -53,6 +53,10 @@ stance: install
 status: install
 	@$(RUN) status $(ARGS)
 
+## adjudicate: send ties (and, with ARGS=--min-agreement 0.75, weak items) to adjudication
+adjudicate: install
+	@$(RUN) adjudicate $(ARGS)
+
 ## dataset: build the Hugging Face dataset in exports/<DATASET_NAME> (default factcheck)
 dataset: install
 	@$(RUN) dataset
@@ -66,7 +70,11 @@ demo: install
 	@$(RUN) stance --no-progress
 	@$(RUN) demo-annotations
 	@$(RUN) pull
+	@$(RUN) adjudicate
+	@$(RUN) demo-annotations
+	@$(RUN) pull
 	@$(RUN) dataset
+	@$(RUN) status
 	@$(RUN) demo-summary
 
 ## test: lint, format check, schema check and the whole test suite (starts its own server)

@@ -50,6 +50,41 @@ def _label_table(config: str, counts: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _figure(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def agreement_section(agreement: dict[str, Any]) -> list[str]:
+    """Agreement per question, with the number of items each figure rests on, and the pictures."""
+    lines = [
+        "## Annotation and agreement",
+        "",
+        "Each task may be labeled by several annotators; the label is the majority, a tie is left "
+        "out until an adjudicator settles it (ground truth). Agreement is over the annotators' own "
+        "answers (adjudications excluded):",
+        "",
+        "| question | Krippendorff's alpha (nominal) | items |",
+        "| --- | --- | --- |",
+    ]
+    for project, report in agreement.items():
+        alpha = report["krippendorff_alpha"]
+        lines.append(f"| `{QUESTIONS[project].name}` | {_figure(alpha['value'])} | {alpha['items']} |")
+    lines += ["", "| question | annotators | Cohen's kappa | items |", "| --- | --- | --- | --- |"]
+    for project, report in agreement.items():
+        for kappa in report["pairwise_kappa"]:
+            lines.append(
+                f"| `{QUESTIONS[project].name}` | {kappa['annotator_a']} / {kappa['annotator_b']} "
+                f"| {_figure(kappa['value'])} | {kappa['items']} |"
+            )
+    lines += [
+        "",
+        "![Label distribution per split](label_distribution.png)",
+        "",
+        "![Confusion between annotators of the same item](annotator_confusion.png)",
+    ]
+    return lines
+
+
 def render_card(
     name: str, manifest: dict[str, Any], extra_sections: list[str] | None = None
 ) -> str:
@@ -142,6 +177,8 @@ def render_card(
     lines += [
         "- `manifest.json` lists every input's hash, the counts and the split of every group."
     ]
+    if manifest.get("agreement"):
+        lines += ["", *agreement_section(manifest["agreement"])]
     for section in extra_sections or []:
         lines += ["", section.rstrip()]
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         settings.claims_project_title,
         "Is this sentence a check-worthy claim? Made by the fact-check dataset builder.",
         force_config=args.force_config,
+        annotations_per_task=settings.annotations_per_task,
     )
     report = sync_tasks(
         client,
@@ -123,7 +125,8 @@ def print_sync_report(report, project_id: int, url: str, unit: str) -> None:
 def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
     from builder.corpus import load_corpus
     from builder.labelstudio import LabelStudioClient
-    from builder.pull import process_snapshot, pull_paths, save_snapshot
+    from builder.adjudicate import ADJUDICATION_SUFFIX
+    from builder.pull import ADJUDICATED, process_snapshot, pull_paths, save_snapshot
     from builder.tasks import claim_tasks
 
     corpus = load_corpus(settings)
@@ -140,18 +143,23 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
         ("claims", settings.claims_project_title, lambda tasks: known_sentences),
         ("stance", settings.stance_project_title, known_pairs),
     ]
-    pulled = 0
-    for project, title, known in projects:
-        info = client.find_project(title)
-        if info is None:
-            if project == "claims":
-                raise BuilderError(f"no project {title!r} at {client.url}", fix="run `make sync` first")
-            continue
-        paths = pull_paths(settings, project)
-        snapshot = save_snapshot(paths, client.export_snapshot(info.id))
-        validated = process_snapshot(paths, snapshot, known, info.id)
-        print_counts(project, snapshot, validated.counts, paths.rejects)
-        pulled += 1
+    for question_project, title, known in projects:
+        adjudication_title = title + ADJUDICATION_SUFFIX
+        adjudication_name = ADJUDICATED.format(project=question_project)
+        for name, project_title in ((question_project, title), (adjudication_name, adjudication_title)):
+            info = client.find_project(project_title)
+            if info is None:
+                if name == "claims":
+                    raise BuilderError(
+                        f"no project {project_title!r} at {client.url}", fix="run `make sync` first"
+                    )
+                continue
+            paths = pull_paths(settings, name)
+            snapshot = save_snapshot(paths, client.export_snapshot(info.id))
+            validated = process_snapshot(
+                paths, snapshot, known, info.id, question_project, ground_truth=name != question_project
+            )
+            print_counts(name, snapshot, validated.counts, paths.rejects)
     return 1 if corpus.problems else 0
 
 
@@ -170,12 +178,17 @@ def print_counts(project: str, snapshot: Path, counts: dict[str, int], rejects: 
 
 def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
     from builder.corpus import load_corpus
+    from builder.controls import load_controls
     from builder.dataset import build_dataset
     from builder.stance_dataset import stance_parts
+    from builder.tasks import claim_tasks
 
     corpus = load_corpus(settings)
-    report_problems(corpus.problems)
-    manifest = build_dataset(settings, corpus, stance_parts(settings))
+    known = {task["sentence_id"] for task in claim_tasks(corpus)}
+    controls, control_problems = load_controls(settings.raw_dir, known)
+    problems = corpus.problems + control_problems
+    report_problems(problems)
+    manifest = build_dataset(settings, corpus, stance_parts(settings), controls)
     counts = manifest["counts"]
     print(f"wrote {settings.dataset_dir}")
     for config, c in counts.items():
@@ -186,14 +199,14 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
         if items:
             print(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")
     print(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')
-    return 1 if corpus.problems else 0
+    return 1 if problems else 0
 
 
 def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
     from builder.aggregate import aggregate
     from builder.corpus import load_corpus
     from builder.labelstudio import LabelStudioClient
-    from builder.pull import pull_paths, read_records
+    from builder.pull import project_records
     from builder.stance import candidate_pairs, load_user_claims, targets_from
     from builder.sync import ensure_project, sync_tasks
 
@@ -201,7 +214,7 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
     claims = load_user_claims(settings.raw_dir)
     problems = corpus.problems + claims.problems
     report_problems(problems)
-    labels = aggregate(read_records(pull_paths(settings, "claims").accepted))
+    labels = aggregate(project_records(settings, "claims"))
     targets = targets_from(corpus, labels, claims.items)
     if not targets:
         raise BuilderError(
@@ -226,6 +239,7 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
         settings.stance_project_title,
         "Does the sentence support, contradict or discuss the target claim? Made by the fact-check dataset builder.",
         force_config=args.force_config,
+        annotations_per_task=settings.annotations_per_task,
     )
     report = sync_tasks(
         client,
@@ -239,15 +253,84 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.status import project_status, render
+def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.adjudicate import ADJUDICATION_SUFFIX, adjudications
+    from builder.aggregate import aggregate
+    from builder.corpus import load_corpus
+    from builder.labelstudio import LabelStudioClient
+    from builder.pull import project_records, pull_paths, read_summary
+    from builder.stance_dataset import pair_data
+    from builder.sync import ensure_project, sync_tasks
+    from builder.tasks import claim_tasks
 
-    report = [project_status(settings, "claims", settings.claims_project_title)]
+    corpus = load_corpus(settings)
+    report_problems(corpus.problems)
+    client = LabelStudioClient(settings)
+    client.check()
+    sent = 0
+    for project, title in (
+        ("claims", settings.claims_project_title),
+        ("stance", settings.stance_project_title),
+    ):
+        records = project_records(settings, project)
+        if not records:
+            continue
+        if project == "claims":
+            key = "sentence_id"
+            task_of_item = {t["sentence_id"]: t for t in claim_tasks(corpus)}
+        else:
+            key = "pair_id"
+            summary = read_summary(pull_paths(settings, "stance").summary)
+            task_of_item = pair_data(settings, summary) if summary else {}
+        todo = adjudications(project, aggregate(records), records, task_of_item, args.min_agreement)
+        if not todo:
+            print(f"{project}: nothing to adjudicate")
+            continue
+        info = ensure_project(
+            client,
+            project,
+            title + ADJUDICATION_SUFFIX,
+            "Adjudication: each annotator's answer is shown as a prediction; your answer settles "
+            "the item (ground truth) at the next pull.",
+            force_config=args.force_config,
+            adjudication=True,
+        )
+        report = sync_tasks(
+            client,
+            info,
+            [a.task for a in todo],
+            key,
+            settings.state_dir / "sync" / f"{project}-adjudication.json",
+            progress=False,
+            predictions={a.item_id: a.predictions for a in todo},
+        )
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(Counter(a.reason for a in todo).items()))
+        print(
+            f"{project}: {len(todo)} item(s) to adjudicate ({reasons}); sent {report.imported} "
+            f"new, {report.already} already there"
+        )
+        print(f"{project}: adjudicate at {client.url}/projects/{info.id}/data")
+        sent += report.imported
+    return 1 if corpus.problems else 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.controls import load_controls
+    from builder.corpus import load_corpus
+    from builder.status import render, status_report
+    from builder.tasks import claim_tasks
+
+    corpus = load_corpus(settings)
+    known = {task["sentence_id"] for task in claim_tasks(corpus)}
+    controls, problems = load_controls(settings.raw_dir, known)
+    report_problems(corpus.problems + problems)
+    report = status_report(settings, controls)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0
 
 
 def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.adjudicate import ADJUDICATION_SUFFIX
     from builder.demo import add_example_annotations, load_examples
     from builder.labelstudio import LabelStudioClient
 
@@ -255,23 +338,25 @@ def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
     client = LabelStudioClient(settings)
     client.check()
     projects = [
-        ("claims", settings.claims_project_title, "sentence_id"),
-        ("stance", settings.stance_project_title, "pair_id"),
+        ("claims", "claims", settings.claims_project_title, "sentence_id"),
+        ("stance", "stance", settings.stance_project_title, "pair_id"),
+        (
+            "claims-adjudication",
+            "claims",
+            settings.claims_project_title + ADJUDICATION_SUFFIX,
+            "sentence_id",
+        ),
     ]
-    for project, title, key in projects:
+    for name, project, title, key in projects:
         info = client.find_project(title)
         if info is None:
-            if project == "claims":
+            if project == "claims" and name == project:
                 raise BuilderError(f"no project {title!r}", fix="run `make sync` first")
             continue
         task_of_item = {item: task for task, item in client.task_keys(info.id, key).items() if item}
-        added, already = add_example_annotations(
-            client, project, info.id, task_of_item, examples[project]
-        )
-        print(
-            f"{project}: example annotations (example data, by two example annotators): "
-            f"added {added}, {already} already there"
-        )
+        wanted = [e for e in examples.get(name, []) if name == project or e["item_id"] in task_of_item]
+        added, already = add_example_annotations(client, project, info.id, task_of_item, wanted)
+        print(f"{name}: example annotations (example data): added {added}, {already} already there")
     return 0
 
 
@@ -301,6 +386,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "dataset": cmd_dataset,
     "status": cmd_status,
     "stance": cmd_stance,
+    "adjudicate": cmd_adjudicate,
     "demo-annotations": cmd_demo_annotations,
     "demo-summary": cmd_demo_summary,
 }
@@ -330,6 +416,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("adjudicate", help="send ties (and low agreement) to adjudication")
+    p.add_argument(
+        "--min-agreement",
+        type=float,
+        default=None,
+        help="also send items whose agreement is below this share (e.g. 0.75)",
+    )
+    p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p = sub.add_parser("status", help="tasks, annotators, rejects and ties")
     p.add_argument("--json", action="store_true", help="the same report as JSON")
     sub.add_parser("demo-annotations", help="add the repository's example annotations")

@@ -17,10 +17,12 @@ from builder import __version__
 from builder.aggregate import ItemLabel, aggregate, answer
 from builder.atomic import replace_dir, write_json, write_text
 from builder.card import render_card
+from builder.figures import annotator_confusion, label_distribution
+from builder.quality import agreement_for, confusion_for
 from builder.config import Settings
 from builder.corpus import Corpus
 from builder.features import features_for
-from builder.pull import pull_paths, read_records, read_summary
+from builder.pull import project_records, pull_paths, read_summary
 from builder.scheme import SCHEME_VERSION, question_for, scheme_hash
 from builder.splits import assign_splits
 from builder.tasks import claim_tasks
@@ -54,19 +56,31 @@ def pseudonym(annotator: str) -> str:
 def claims_rows(
     corpus: Corpus, labels: dict[str, ItemLabel], controls: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
+    """One row per sentence with a label: aggregated, or known (a control item's answer)."""
     controls = controls or {}
+    names = question_for("claims").names
     positions = {s.sentence_id: s for s in corpus.all_sentences()}
     rows = []
     for task in claim_tasks(corpus):
         item = labels.get(task["sentence_id"])
-        if item is None or item.label is None:
+        known = controls.get(task["sentence_id"])
+        if known is not None:
+            votes = item.votes if item else {}
+            given = sum(votes.values())
+            label, resolved_by = known, "control"
+            annotations = item.annotations if item else 0
+            agreement = round(votes.get(known, 0) / given, 4) if given else 0.0
+        elif item is not None and item.label is not None:
+            label, resolved_by = item.label, item.resolved_by
+            annotations, agreement = item.annotations, item.agreement
+        else:
             continue
         sentence = positions[task["sentence_id"]]
         rows.append(
             {
                 "sentence_id": task["sentence_id"],
                 "text": task["text"],
-                "claim": question_for("claims").names.index(item.label),
+                "claim": names.index(label),
                 "article_id": task["article_id"],
                 "story_id": task["story_id"],
                 "kind": task["kind"],
@@ -78,10 +92,10 @@ def claims_rows(
                 "source": task["source"],
                 "date": task["date"],
                 "language": task["language"],
-                "num_annotations": item.annotations,
-                "agreement": item.agreement,
-                "resolved_by": item.resolved_by,
-                "control": task["sentence_id"] in controls,
+                "num_annotations": annotations,
+                "agreement": agreement,
+                "resolved_by": resolved_by,
+                "control": known is not None,
             }
         )
     return rows
@@ -125,6 +139,14 @@ def write_split_files(
         Dataset.from_dict(columns, features=features).to_parquet(str(path))
 
 
+def raw_inputs(settings: Settings) -> dict[str, str]:
+    """Every file of raw/ (articles, user claims, control items) by name, with its sha256."""
+    from builder.articles import raw_files
+
+    paths = raw_files(settings.raw_dir, reserved=frozenset())
+    return {path.name: sha256_file(path) for path in paths}
+
+
 def previous_splits(dataset_dir: Path) -> dict[str, str]:
     manifest = dataset_dir / "manifest.json"
     if not manifest.is_file():
@@ -135,23 +157,33 @@ def previous_splits(dataset_dir: Path) -> dict[str, str]:
         return {}
 
 
-def build_dataset(settings: Settings, corpus: Corpus, stance: Any = None) -> dict[str, Any]:
-    """Write exports/<name>/ whole: written aside, then moved into place. Returns the manifest."""
-    claims_paths = pull_paths(settings, "claims")
-    claim_records = read_records(claims_paths.accepted)
+def build_dataset(
+    settings: Settings,
+    corpus: Corpus,
+    stance: Any = None,
+    controls: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Write exports/<name>/ whole: written aside, then moved into place. Returns the manifest.
+
+    Control items (sentence id -> known label) are flagged, and their groups kept in train.
+    """
+    controls = controls or {}
+    claim_records = project_records(settings, "claims")
     claim_labels = aggregate(claim_records)
-    rows: dict[str, list[dict[str, Any]]] = {"claims": claims_rows(corpus, claim_labels)}
+    rows: dict[str, list[dict[str, Any]]] = {"claims": claims_rows(corpus, claim_labels, controls)}
     story_of_item = {t["sentence_id"]: t["story_id"] for t in claim_tasks(corpus)}
     article_of_item = {t["sentence_id"]: t["article_id"] for t in claim_tasks(corpus)}
     records = list(claim_records)
-    summaries = {"claims": read_summary(claims_paths.summary)}
+    summaries = {
+        name: read_summary(pull_paths(settings, name).summary)
+        for name in ("claims", "claims-adjudication", "stance", "stance-adjudication")
+    }
     unresolved = {"claims": sorted(i for i, lab in claim_labels.items() if lab.label is None)}
     if stance is not None:
         rows["stance"] = stance.rows
         story_of_item.update(stance.story_of_pair)
         article_of_item.update(stance.article_of_pair)
         records += stance.records
-        summaries["stance"] = stance.summary
         unresolved["stance"] = stance.unresolved
     rows["annotations"] = annotation_rows(records, story_of_item)
 
@@ -175,6 +207,10 @@ def build_dataset(settings: Settings, corpus: Corpus, stance: Any = None) -> dic
             elif config == "stance":
                 counts[f"stance:{row['stance']}"] += 1
     previous = previous_splits(settings.dataset_dir) if by_story else {}
+    # A group with a control item stays in train: known answers must not grade a model.
+    for row in rows["claims"]:
+        if row["control"]:
+            previous[group_of("claims", row)] = "train"
     assignment = assign_splits(label_counts, settings.test_size, settings.split_seed, previous)
 
     staging = settings.exports_dir / f".{settings.dataset_name}.staging-{uuid.uuid4().hex[:8]}"
@@ -200,12 +236,7 @@ def build_dataset(settings: Settings, corpus: Corpus, stance: Any = None) -> dic
         manifest = {
             "builder_version": __version__,
             "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
-            "raw_inputs": {
-                str(Path(a.path).relative_to(settings.root))
-                if Path(a.path).is_relative_to(settings.root)
-                else a.path: sha256_file(Path(a.path))
-                for a in corpus.articles.values()
-            },
+            "raw_inputs": raw_inputs(settings),
             "exports_used": {
                 project: {
                     "file": summary["snapshot"],
@@ -225,6 +256,21 @@ def build_dataset(settings: Settings, corpus: Corpus, stance: Any = None) -> dic
                 "groups": dict(sorted(assignment.items())),
             },
         }
+        write_json(staging / "manifest.json", manifest)
+        per_project = {"claims": claim_records}
+        if stance is not None:
+            per_project["stance"] = stance.records
+        # The card speaks of annotators by pseudonym, as the data does.
+        anonymous = {
+            project: [{**r, "annotator": pseudonym(r["annotator"])} for r in project_records_]
+            for project, project_records_ in per_project.items()
+        }
+        manifest["agreement"] = {p: agreement_for(p, recs) for p, recs in anonymous.items()}
+        label_distribution(staging / "label_distribution.png", counts)
+        annotator_confusion(
+            staging / "annotator_confusion.png",
+            {p: confusion_for(p, recs) for p, recs in anonymous.items()},
+        )
         write_json(staging / "manifest.json", manifest)
         write_text(staging / "README.md", render_card(settings.dataset_name, manifest))
         replace_dir(staging, settings.dataset_dir)

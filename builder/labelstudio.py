@@ -28,6 +28,7 @@ class ProjectInfo:
     label_config: str
     task_count: int
     annotation_count: int
+    maximum_annotations: int
 
 
 @contextmanager
@@ -76,6 +77,7 @@ class LabelStudioClient:
             task_count=project.task_number or 0,
             annotation_count=(project.total_annotations_number or 0)
             + (project.skipped_annotations_number or 0),
+            maximum_annotations=project.maximum_annotations or 1,
         )
 
     def find_project(self, title: str) -> ProjectInfo | None:
@@ -90,10 +92,15 @@ class LabelStudioClient:
         with plain_errors(self.url):
             return self._info(self._sdk.projects.get(project_id))
 
-    def create_project(self, title: str, label_config: str, description: str) -> ProjectInfo:
+    def create_project(
+        self, title: str, label_config: str, description: str, maximum_annotations: int = 1
+    ) -> ProjectInfo:
         with plain_errors(self.url):
             created = self._sdk.projects.create(
-                title=title, label_config=label_config, description=description
+                title=title,
+                label_config=label_config,
+                description=description,
+                maximum_annotations=maximum_annotations,
             )
             return self.project(created.id)
 

@@ -55,13 +55,17 @@ def process_snapshot(
     snapshot: Path,
     known_items: Callable[[list[dict[str, Any]]], set[str]],
     project_id: int | None,
+    question_project: str | None = None,
+    ground_truth: bool = False,
 ) -> Validated:
     """Validate a saved export and write the accepted records, rejects and counts beside it.
 
     `known_items` says, from the export's tasks, which item ids still belong to the corpus.
     """
     tasks = parse_export(snapshot.read_bytes(), str(snapshot))
-    validated = validate_export(paths.project, tasks, known_items(tasks))
+    validated = validate_export(
+        question_project or paths.project, tasks, known_items(tasks), ground_truth
+    )
     write_jsonl(paths.rejects, validated.rejected)
     write_jsonl(paths.accepted, validated.accepted)
     summary: dict[str, Any] = {
@@ -85,3 +89,13 @@ def read_summary(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+ADJUDICATED = "{project}-adjudication"
+
+
+def project_records(settings: Settings, project: str) -> list[dict[str, Any]]:
+    """A project's accepted records, with its adjudicators' (ground truth) ones after them."""
+    records = read_records(pull_paths(settings, project).accepted)
+    adjudicated = pull_paths(settings, ADJUDICATED.format(project=project)).accepted
+    return records + read_records(adjudicated)

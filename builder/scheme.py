@@ -120,8 +120,12 @@ def _choices(question: Question, to_name: str) -> list[str]:
     return lines
 
 
-def labeling_config(project: str) -> str:
-    """The Label Studio XML for a project. Every task field is shown with <Text>, never as HTML."""
+def labeling_config(project: str, adjudication: bool = False) -> str:
+    """The Label Studio XML for a project. Every task field is shown with <Text>, never as HTML.
+
+    The adjudication variant adds, on top, why the item is there and each annotator's answer
+    (the answers also come as predictions, one per annotator).
+    """
     question = question_for(project)
     if project == "claims":
         body = [
@@ -150,6 +154,13 @@ def labeling_config(project: str) -> str:
             '  <Text name="after" value="$after" granularity="paragraph"/>',
             f'  <Header value={quoteattr(question.prompt)} size="5"/>',
         ]
+    if adjudication:
+        body = [
+            '  <Header value="Adjudication: the annotators did not agree" size="4"/>',
+            '  <Text name="adjudication_reason" value="$adjudication_reason"/>',
+            '  <Text name="answers_given" value="$answers_given"/>',
+            *body,
+        ]
     lines = ["<View>", *body, *_choices(question, "text"), *_guidelines(question), "</View>"]
     return "\n".join(lines) + "\n"
 
@@ -174,6 +185,39 @@ ARTICLE_SCHEMA: dict[str, Any] = {
         "url": {"type": ["string", "null"]},
         "language": {"type": ["string", "null"], "pattern": r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"},
         "story_id": {"type": ["string", "null"], "pattern": ID_PATTERN},
+    },
+}
+
+
+CLAIM_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "claim.schema.json",
+    "title": "A claim a user supplies in raw/claims.jsonl, to be paired for stance",
+    "type": "object",
+    "required": ["claim_id", "text"],
+    "additionalProperties": False,
+    "properties": {
+        "claim_id": {"type": "string", "pattern": ID_PATTERN},
+        "text": {"type": "string", "pattern": r"\S"},
+        "story_id": {"type": "string", "pattern": ID_PATTERN},
+        "date": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+        "source": {"type": "string"},
+    },
+    "anyOf": [{"required": ["story_id"]}, {"required": ["date"]}],
+}
+
+
+CONTROL_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "control.schema.json",
+    "title": "A control item in raw/controls.jsonl: a sentence with a known claim label",
+    "type": "object",
+    "required": ["sentence_id", "claim"],
+    "additionalProperties": False,
+    "properties": {
+        "sentence_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,200}$"},
+        "claim": {"enum": CLAIM.names},
+        "note": {"type": "string"},
     },
 }
 
@@ -237,6 +281,8 @@ def schema_files() -> dict[str, dict[str, Any]]:
     """Every file of schemas/, by name. `python -m builder schemas` writes them."""
     return {
         "article.schema.json": ARTICLE_SCHEMA,
+        "claim.schema.json": CLAIM_SCHEMA,
+        "control.schema.json": CONTROL_SCHEMA,
         "annotation.schema.json": annotation_schema(),
     }
 

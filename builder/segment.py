@@ -14,27 +14,34 @@ _MAYBE_END = 2  # ends a sentence only before a typical sentence opener ("Co. It
 
 @dataclass(frozen=True)
 class _Rules:
-    abbreviations: dict[str, int]
+    abbreviations: dict[str, int]  # lower-cased, without the final period
     starters: frozenset[str]  # lower-cased words that typically open a sentence
+    reporting_verbs: frozenset[str]  # '"Why?" Austin asked.' is one sentence
     ordinals: bool  # "12. Juni": a small number with a period is an ordinal, not an end
 
 
 def _rules(
-    titles: str, before_number: str, maybe_end: str, starters: str, ordinals: bool = False
+    titles: str,
+    before_number: str,
+    maybe_end: str,
+    starters: str,
+    reporting_verbs: str = "",
+    ordinals: bool = False,
 ) -> _Rules:
     abbreviations = dict.fromkeys(maybe_end.split(), _MAYBE_END)
     abbreviations.update(dict.fromkeys(before_number.split(), _BEFORE_NUMBER))
     abbreviations.update(dict.fromkeys(titles.split(), _TITLE))
-    return _Rules(abbreviations, frozenset(starters.split()), ordinals)
+    return _Rules(
+        abbreviations, frozenset(starters.split()), frozenset(reporting_verbs.split()), ordinals
+    )
 
 
-_MONTHS_EN = "jan feb mar apr jun jul aug sep sept oct nov dec"
 _RULES: dict[str, _Rules] = {
     "en": _rules(
         titles="mr mrs ms messrs mmes dr prof rev hon gov sen rep gen lt col maj capt cmdr adm "
         "sgt cpl pvt supt insp det pres amb atty vs",
-        before_number=f"no nos nr p pp vol vols fig figs art ch chap sec para pt ca approx n° nº "
-        f"tel ext {_MONTHS_EN}",
+        before_number="no nos nr p pp vol vols fig figs art ch chap sec para pt ca approx n° nº "
+        "tel ext jan feb mar apr jun jul aug sep sept oct nov dec",
         maybe_end="co corp inc ltd llc plc bros jr sr esq etc al dept univ assn govt st mt ft ave "
         "blvd rd calif fla ariz mich minn tenn okla colo conn",
         starters="a an the this that these those he she it they we i you his her its their our "
@@ -43,6 +50,8 @@ _RULES: dict[str, _Rules] = {
         "how what why who where which did does do is are was were will would can could should may "
         "might must has have had no not some many most all both each every one two three however "
         "meanwhile then now also still later earlier last next other another such",
+        reporting_verbs="said says asked asks told tells added adds wrote writes replied replies "
+        "shouted cried insisted",
     ),
     "de": _rules(
         titles="hr hrn fr frl dr prof st vgl ggf bspw sog inkl zzgl evtl",
@@ -87,20 +96,22 @@ _RULES: dict[str, _Rules] = {
 }
 SUPPORTED_LANGUAGES: frozenset[str] = frozenset(_RULES)
 
-# One pass of this pattern finds every place a sentence may end, so Python looks only at those.
-# It starts with a character class, which lets the regex engine skip ahead in C. A candidate is
-# a stop (".", "?!", "...", ". . ." or "…"), maybe closing quotes or brackets, then whitespace or
-# the end; or a period gluing a lower-case word to a capitalised one ("left.Then"), unless what
-# follows looks like a domain or an e-mail address.
+# One pass of this pattern finds every place a sentence may end, so Python looks only at those;
+# it starts with a character class, which lets the regex engine skip ahead in C. A candidate is
+# a stop (".", "?!", "..", "...", ". . ." or "…"), then maybe closing quotes or brackets, then
+# whitespace or the end; or a period gluing a lower-case word to a capitalised one ("left.Then")
+# when no domain or e-mail address goes on after it. The lookbehind lets a run of stops be tried
+# only from its first character, so a long run costs linear time.
 _CANDIDATE = re.compile(
-    r"(?P<stop>[.!?…](?:(?<=\.)(?: \.){2,}|[.!?…]*))"
+    r"(?P<stop>[.!?…](?<![.!?…].)(?:(?<=\.)(?: \.){2,}|[.!?…]*))"
     r"(?:(?P<close>(?:[\"'”’“‘»«›‹)\]}]|[ \xa0\u202f][»›](?!\S))*)(?:\s+|\Z)"
     r"|(?<=[a-z]{2}\.)(?=[A-Z][a-z]+[^\w\s]*(?!\S)))"
 )
 _LONGEST_WORD = 200  # how far back to look for the word before a stop
-_LAST_WORD = re.compile(r"\S*\Z")
-_DOTTED = re.compile(r"[^\W\d_](?:\.[^\W\d_])+")  # "U.S", "a.m", "e.g"
+_DOTTED = re.compile(r"[^\W\d_]{1,2}(?:\.[^\W\d_]{1,2})+")  # "U.S", "a.m", "EE.UU"
 _WORD = re.compile(r"\w+")
+_LONG_WORD = re.compile(r"[^\W\d_]{4,}")
+_SPEAKER = re.compile(r"(?:[A-Z][\w'’.-]*\s+){1,3}(\w+)")  # "Lloyd Austin said"
 _BULLETS = "•⁃▪◦‣"
 _OPENERS = "\"'“‘„‚«»‹›([{¿¡"
 _EDGES = _OPENERS + "”’)]}" + _BULLETS
@@ -115,11 +126,8 @@ def _rules_for(language: str) -> _Rules:
 def _list_item_starts(text: str, start: int, end: int) -> list[int]:
     """Where items after the first begin, when the paragraph opens an inline list ("1) a 2) b")."""
     if text[start] in _BULLETS:
-        return [
-            found.start()
-            for found in re.finditer(rf"(?<=\s){re.escape(text[start])}", text[:end])
-            if found.start() > start
-        ]
+        bullet = re.compile(rf"(?<=\s){re.escape(text[start])}")
+        return [found.start() for found in bullet.finditer(text, start + 1, end)]
     head = _ITEM_HEAD.match(text, start, end)
     if head is None:
         return []
@@ -141,7 +149,25 @@ def _opens_item(text: str, token_start: int, sentence_start: int, item_starts: l
         index = bisect_right(item_starts, token_start)
         if index:
             sentence_start = max(sentence_start, item_starts[index - 1])
-    return not text[sentence_start:token_start].strip().strip(_BULLETS)
+    if token_start - sentence_start > 8:
+        return False
+    return not text[sentence_start:token_start].strip().strip(_BULLETS).strip()
+
+
+def _word_before(text: str, start: int, stop_start: int) -> str:
+    """The whitespace-delimited word that ends at `stop_start` (no further back than `start`)."""
+    lowest = max(start, stop_start - _LONGEST_WORD)
+    space = text.rfind(" ", lowest, stop_start)
+    word = text[space + 1 if space >= 0 else lowest : stop_start]
+    if not word.isprintable():  # a newline or a rarer space inside
+        word = "" if word[-1].isspace() else word.rsplit(None, 1)[-1]
+    return word
+
+
+def _in_title_case(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] reads like a headline: every longer word capitalised."""
+    words = _LONG_WORD.findall(text, start, end)
+    return len(words) >= 2 and all(word[0].isupper() for word in words)
 
 
 def split_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
@@ -162,33 +188,38 @@ def split_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
             break
         stop, close = candidate.groups()
         stop_start = candidate.start()
-        space = text.rfind(" ", max(start, stop_start - _LONGEST_WORD), stop_start)
-        word = text[space + 1 if space >= 0 else start : stop_start]
-        if not word.isprintable():  # a word after a newline or another kind of space
-            word = _LAST_WORD.search(word)[0]
         if close is None:
+            word = _word_before(text, start, stop_start)
             if "/" in word or "@" in word or word.strip(_EDGES).lower() in abbreviations:
                 continue
             cuts.append((after, after))
             sentence_start = after
             continue
-        # The next sentence's first letter decides most cases; skip its opening quotes.
+        # The first letter of what follows decides most cases; look past opening quotes.
         following = after
         while following < end - 1 and text[following] in _OPENERS:
             following += 1
         first = text[following]
         if first.islower():
             continue
+        word = _word_before(text, start, stop_start)
         if "!" in stop or "?" in stop:
             if first in "-–—":
                 continue
-        elif len(stop) <= 2:
+            if close and rules.reporting_verbs:
+                speaker = _SPEAKER.match(text, following, end)
+                if (
+                    speaker
+                    and speaker[1] in rules.reporting_verbs
+                    and _WORD.match(text, following)[0].lower() not in rules.starters
+                ):
+                    continue
+        elif stop == ".":
             core = word.strip(_EDGES)
             kind = abbreviations.get(core.lower())
             if kind is None and len(core) <= 3:
                 if (core.isdigit() and len(core) <= 2) or (len(core) == 1 and core.isalpha()):
-                    token_start = stop_start - len(word)
-                    if _opens_item(text, token_start, sentence_start, item_starts):
+                    if _opens_item(text, stop_start - len(word), sentence_start, item_starts):
                         continue
                     if core.isalpha():
                         kind = _MAYBE_END  # an initial ("Albert I. Jones") or "you and I."
@@ -202,8 +233,11 @@ def split_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
                 opener = _WORD.match(text, following)
                 if opener is None or opener[0].lower() not in rules.starters:
                     continue
-        else:
-            # An ellipsis: "[...]" marks an omission inside a quotation.
+                # "Biden Says U.S. Will Act": a headline, not two sentences.
+                if _in_title_case(text, max(sentence_start, stop_start - 100), following + 40):
+                    continue
+        elif len(stop) > 2 or stop == "…":
+            # An ellipsis; "[...]" marks an omission inside a quotation.
             if word.endswith(("[", "(")) or not first.isupper():
                 continue
             if " " in stop:
@@ -236,5 +270,5 @@ def split_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
 
 
 def split_sentences(text: str, language: str = "en") -> list[str]:
-    """The sentences of `text`, each stripped of surrounding whitespace."""
+    """[text[start:end] for start, end in split_spans(text, language)]."""
     return [text[start:end] for start, end in split_spans(text, language)]

@@ -59,6 +59,21 @@ def _is_heading(line: str) -> bool:
     return not line.endswith(CLOSING_PUNCTUATION) and len(line.split()) <= MAX_HEADING_WORDS
 
 
+# A line ending in one of these words runs on into the next line: it is wrapped, not a title.
+RUN_ON_WORDS = frozenset(
+    "a an the of to in on at for from by with and or but nor that which who whom whose as than "
+    "is are was were be been has have had will would can could should may might must not its "
+    "their his her our your my this these those".split()
+)
+
+
+def _wrapped(first: str, following: str) -> bool:
+    """Whether `following` continues the sentence of the line `first` (hard-wrapped text)."""
+    words = first.split()
+    last = words[-1].lower() if words else ""
+    return following[:1].islower() or first.endswith((",", "-", "–")) or last in RUN_ON_WORDS
+
+
 def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans = []
     for match in LINE.finditer(text, start, end):
@@ -72,8 +87,8 @@ def units(text: str, language: str = "en") -> Iterator[tuple[str, int, int]]:
     """(kind, start, end) for every unit of an article's text, in order.
 
     A paragraph of one line may be a heading; in a longer paragraph only leading boilerplate and,
-    at the top of the article, a title line are peeled off, and the rest is one body block, so
-    hard-wrapped text is not cut at its line ends.
+    at the top of the article, a title line (one the next line does not continue) are peeled off,
+    and the rest is one body block, so hard-wrapped text is not cut at its line ends.
     """
     seen_content = False
     for paragraph in PARAGRAPH.finditer(text):
@@ -83,7 +98,10 @@ def units(text: str, language: str = "en") -> Iterator[tuple[str, int, int]]:
         if not lines:
             continue
         first = text[lines[0][0] : lines[0][1]]
-        if _is_heading(first) and (len(lines) == 1 or not seen_content):
+        title = len(lines) == 1 or (
+            not seen_content and not _wrapped(first, text[lines[1][0] : lines[1][1]])
+        )
+        if _is_heading(first) and title:
             yield ("subheading" if seen_content else "headline"), *lines.pop(0)
             seen_content = True
         if not lines:

@@ -59,8 +59,12 @@ def assign_splits(
         assignment[group] = "test" if to_test else "train"
         if to_test:
             test = with_group
-    # With at least two groups neither split should be empty: move the smallest group over.
-    if new_groups and len(assignment) >= 2 and set(assignment.values()) == {"train"}:
+    if len(assignment) == 1 and new_groups:
+        # A lone group is all the training data there is.
+        assignment[new_groups[0]] = "train"
+    elif new_groups and len(assignment) >= 2 and len(set(assignment.values())) == 1:
+        # With at least two groups neither split may be empty (a large test share can fill
+        # test as a small one fills train): move the smallest new group over.
         group = min(new_groups, key=lambda g: (sum(label_counts[g].values()), _order_key(seed, g)))
-        assignment[group] = "test"
+        assignment[group] = "test" if assignment[group] == "train" else "train"
     return assignment

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from builder.aggregate import ItemLabel
 from builder.articles import Loaded, Problem, iter_records, schema_problems
 from builder.corpus import Corpus
-from builder.scheme import ID_PATTERN
+from builder.scheme import CLAIM_SCHEMA
 from builder.stories import MAX_DAYS
 from builder.tasks import article_meta, claim_tasks
 
@@ -21,23 +21,6 @@ USER_CLAIMS_FILE = "claims.jsonl"
 # Defaults found on the sample corpus: they pair the death tolls and the ministers' last call.
 DEFAULT_TOP_K = 3
 DEFAULT_MIN_SIMILARITY = 0.12
-
-CLAIM_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "claim.schema.json",
-    "title": "A claim a user supplies in raw/claims.jsonl, to be paired for stance",
-    "type": "object",
-    "required": ["claim_id", "text"],
-    "additionalProperties": False,
-    "properties": {
-        "claim_id": {"type": "string", "pattern": ID_PATTERN},
-        "text": {"type": "string", "pattern": r"\S"},
-        "story_id": {"type": "string", "pattern": ID_PATTERN},
-        "date": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
-        "source": {"type": "string"},
-    },
-    "anyOf": [{"required": ["story_id"]}, {"required": ["date"]}],
-}
 
 _claim_validator = Draft202012Validator(
     CLAIM_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER

@@ -7,7 +7,7 @@ from typing import Any
 
 from builder.aggregate import aggregate
 from builder.config import Settings
-from builder.pull import pull_paths, read_records, read_summary
+from builder.pull import project_records, pull_paths, read_summary
 from builder.scheme import question_for
 from builder.validate import parse_export
 
@@ -35,7 +35,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
     summary = read_summary(paths.summary)
     if summary is None:
         return None
-    records = read_records(paths.accepted)
+    records = project_records(settings, paths.project)
     data = pair_data(settings, summary)
     labels = aggregate(records)
     names = question_for("stance").names

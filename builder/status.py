@@ -1,72 +1,125 @@
-"""The server's projects and the last pull into a progress report: tasks, annotators, rejects, ties."""
+"""The server's projects and the last pulls into a progress and quality report, as tables or JSON."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from builder.aggregate import aggregate
 from builder.config import Settings
 from builder.errors import BuilderError
-from builder.pull import pull_paths, read_records, read_summary
+from builder.pull import ADJUDICATED, project_records, pull_paths, read_summary
+from builder.quality import agreement_for, annotator_table
 
 
-def project_status(settings: Settings, project: str, title: str) -> dict[str, Any]:
+def _pull_counts(settings: Settings, name: str) -> dict[str, int]:
+    summary = read_summary(pull_paths(settings, name).summary)
+    return summary["counts"] if summary else {}
+
+
+def project_status(
+    settings: Settings,
+    project: str,
+    title: str,
+    client: Any | None,
+    controls: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One project's figures: live task counts from the server, the rest from the last pull."""
-    from builder.labelstudio import LabelStudioClient
-
-    paths = pull_paths(settings, project)
-    records = read_records(paths.accepted)
-    summary = read_summary(paths.summary)
+    records = project_records(settings, project)
     labels = aggregate(records)
+    counts = _pull_counts(settings, project)
+    adjudicated = _pull_counts(settings, ADJUDICATED.format(project=project))
     status: dict[str, Any] = {"project": project, "title": title, "server": None}
-    try:
-        client = LabelStudioClient(settings)
+    if client is not None:
         info = client.find_project(title)
         if info is not None:
-            status["server"] = {"url": client.url, "project_id": info.id, "tasks": info.task_count}
-    except BuilderError as exc:
-        status["server_error"] = exc.message
-    labeled = sum(1 for item in labels.values() if item.label is not None)
-    status["tasks"] = status["server"]["tasks"] if status["server"] else None
-    status["labeled"] = labeled
-    status["unlabeled"] = status["tasks"] - len(labels) if status["tasks"] is not None else None
-    status["annotations_per_annotator"] = dict(
-        sorted(Counter(r["annotator"] for r in records).items())
+            status["server"] = {"url": client.url, "project_id": info.id}
+            status["tasks"] = info.task_count
+    status.setdefault("tasks", None)
+    status["labeled"] = sum(1 for item in labels.values() if item.label is not None)
+    status["unlabeled"] = (
+        max(status["tasks"] - len(labels), 0) if status["tasks"] is not None else None
     )
-    status["last_pull"] = summary
-    status["rejected"] = summary["counts"]["rejected"] if summary else 0
-    status["skipped"] = summary["counts"]["skipped"] if summary else 0
+    status["skipped"] = counts.get("skipped", 0) + adjudicated.get("skipped", 0)
+    status["rejected"] = counts.get("rejected", 0) + adjudicated.get("rejected", 0)
     status["unresolved"] = sorted(i for i, item in labels.items() if item.label is None)
+    status["adjudicated"] = sum(1 for item in labels.values() if item.resolved_by == "ground_truth")
+    status["last_pull"] = (read_summary(pull_paths(settings, project).summary) or {}).get("snapshot")
+    status["agreement"] = agreement_for(project, records)
+    status["annotators"] = annotator_table(project, records, controls)
     return status
 
 
-def render(report: list[dict[str, Any]]) -> str:
+def status_report(settings: Settings, controls: dict[str, str] | None = None) -> dict[str, Any]:
+    from builder.labelstudio import LabelStudioClient
+
+    report: dict[str, Any] = {"server_error": None, "projects": []}
+    client = None
+    try:
+        client = LabelStudioClient(settings)
+        client.check()
+    except BuilderError as exc:
+        report["server_error"] = exc.message
+        client = None
+    for project, title in (
+        ("claims", settings.claims_project_title),
+        ("stance", settings.stance_project_title),
+    ):
+        report["projects"].append(project_status(settings, project, title, client, controls))
+    return report
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
     lines = []
-    for status in report:
-        lines.append(f"{status['project']} ({status['title']})")
-        if status["server"]:
-            server = status["server"]
-            lines.append(f"  server      {server['url']} project {server['project_id']}")
-        else:
-            lines.append(f"  server      {status.get('server_error', 'no such project yet')}")
-        for key in ("tasks", "labeled", "unlabeled", "skipped", "rejected"):
-            value = status[key]
-            lines.append(f"  {key:<11} {'-' if value is None else value}")
-        lines.append(
-            f"  unresolved  {len(status['unresolved'])}"
-            + (
-                f" (ties: {', '.join(status['unresolved'][:5])}{' …' if len(status['unresolved']) > 5 else ''})"
-                if status["unresolved"]
-                else ""
+    if report["server_error"]:
+        lines += [f"server: {report['server_error']} (task counts unknown)", ""]
+    headers = ["project", "tasks", "labeled", "unlabeled", "skipped", "rejected", "unresolved", "adjudicated"]
+    rows = [
+        [p["project"], p["tasks"], p["labeled"], p["unlabeled"], p["skipped"], p["rejected"], len(p["unresolved"]), p["adjudicated"]]
+        for p in report["projects"]
+    ]
+    lines += table(headers, rows)
+    for p in report["projects"]:
+        if not p["annotators"]:
+            continue
+        alpha = p["agreement"]["krippendorff_alpha"]
+        lines += ["", f"{p['project']}: Krippendorff's alpha {_cell(alpha['value'])} over {alpha['items']} items"]
+        for kappa in p["agreement"]["pairwise_kappa"]:
+            lines.append(
+                f"  Cohen's kappa {kappa['annotator_a']} / {kappa['annotator_b']}: "
+                f"{_cell(kappa['value'])} over {kappa['items']} items"
             )
+        lines.append("")
+        lines += table(
+            ["annotator", "annotations", "median s/task", "agree w/ majority", "control accuracy"],
+            [
+                [
+                    a["annotator"],
+                    a["annotations"],
+                    a["median_seconds"],
+                    f"{_cell(a['agreement_with_majority'])} ({a['agreement_items']})",
+                    f"{_cell(a['control_accuracy'])} ({a['control_items']})",
+                ]
+                for a in p["annotators"]
+            ],
         )
-        if status["annotations_per_annotator"]:
-            lines.append("  annotations per annotator")
-            for annotator, count in status["annotations_per_annotator"].items():
-                lines.append(f"    {annotator:<40} {count}")
-        if status["last_pull"]:
-            lines.append(f"  last pull   {status['last_pull']['snapshot']}")
-        else:
-            lines.append("  last pull   none yet (run `make pull`)")
+        if p["unresolved"]:
+            shown = ", ".join(p["unresolved"][:5]) + (" …" if len(p["unresolved"]) > 5 else "")
+            lines.append(f"  unresolved: {shown} (send them with `make adjudicate`)")
     return "\n".join(lines)

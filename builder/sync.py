@@ -98,14 +98,26 @@ def ensure_project(
     title: str,
     description: str,
     force_config: bool = False,
+    annotations_per_task: int = 1,
+    adjudication: bool = False,
 ) -> ProjectInfo:
-    """The project with the declared config: created if missing, updated only if safe."""
-    declared = labeling_config(project)
+    """The project with the declared config: created if missing, updated only if safe.
+
+    `annotations_per_task` is Label Studio's `maximum_annotations` (its overlap): the labeling
+    stream keeps handing a task out until that many annotators have answered it.
+    """
+    declared = labeling_config(project, adjudication)
     info = client.find_project(title)
     if info is None:
-        info = client.create_project(title, declared, description)
+        info = client.create_project(
+            title, declared, description, maximum_annotations=annotations_per_task
+        )
         print(f"created project {title!r} (id {info.id}) at {client.url}")
         return info
+    if info.maximum_annotations != annotations_per_task:
+        client.update_project(info.id, maximum_annotations=annotations_per_task)
+        print(f"project {title!r}: annotations per task set to {annotations_per_task}")
+        info = client.project(info.id)
     if _normal(info.label_config) == _normal(declared):
         return info
     difference = config_difference(info.label_config, declared)
@@ -161,8 +173,14 @@ def sync_tasks(
     key: str,
     state_path: Path,
     progress: bool = True,
+    predictions: dict[str, list[dict[str, Any]]] | None = None,
 ) -> SyncReport:
-    """Import the tasks whose `key` the project lacks; never touch a task already there."""
+    """Import the tasks whose `key` the project lacks; never touch a task already there.
+
+    `predictions` (item id -> predictions) are attached to new tasks, as the adjudication
+    project shows each annotator's answer.
+    """
+    predictions = predictions or {}
     state = SyncState.load(state_path)
     existing, listed = current_tasks(client, state, info, key)
     report = SyncReport(project_id=info.id, listed_from_server=listed)
@@ -180,7 +198,13 @@ def sync_tasks(
     )
     for start in range(0, len(new), BATCH_SIZE):
         batch = new[start : start + BATCH_SIZE]
-        task_ids = client.import_tasks(info.id, [{"data": task} for task in batch])
+        payload = [
+            {"data": task, "predictions": predictions[task[key]]}
+            if task[key] in predictions
+            else {"data": task}
+            for task in batch
+        ]
+        task_ids = client.import_tasks(info.id, payload)
         if len(task_ids) != len(batch):
             raise BuilderError(
                 f"Label Studio returned {len(task_ids)} task ids for {len(batch)} imported tasks",

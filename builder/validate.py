@@ -83,8 +83,16 @@ def _reject(record: dict[str, Any], path: str, reason: str) -> dict[str, Any]:
     }
 
 
-def validate_export(project: str, tasks: list[dict[str, Any]], known_items: set[str]) -> Validated:
-    """Every annotation and draft of an export, each counted exactly once."""
+def validate_export(
+    project: str,
+    tasks: list[dict[str, Any]],
+    known_items: set[str],
+    ground_truth: bool = False,
+) -> Validated:
+    """Every annotation and draft of an export, each counted exactly once.
+
+    With `ground_truth`, every annotation is an adjudicator's and settles its item.
+    """
     out = Validated()
     for task in tasks:
         for _draft in task.get("drafts") or []:
@@ -97,6 +105,7 @@ def validate_export(project: str, tasks: list[dict[str, Any]], known_items: set[
                 out.skipped["empty"] = out.skipped.get("empty", 0) + 1
                 continue
             record = record_of(project, task, annotation)
+            record["ground_truth"] = record["ground_truth"] or ground_truth
             errors = sorted(_validator.iter_errors(record), key=lambda e: e.json_path)
             if errors:
                 # One reject per annotation keeps the counts adding up; every reason is named.

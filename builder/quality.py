@@ -1,0 +1,55 @@
+"""Accepted records into quality figures: agreement per question, per-annotator speed and accuracy."""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Any
+
+from builder.agreement import Rating, agreement_report, confusion_between_annotators
+from builder.aggregate import answer, latest_per_annotator
+from builder.controls import control_accuracy
+from builder.scheme import question_for
+
+
+def ratings_of(records: list[dict[str, Any]]) -> list[Rating]:
+    """The annotators' own answers (adjudications left out: they are not a second opinion)."""
+    return [
+        Rating(r["item_id"], r["annotator"], answer(r)) for r in latest_per_annotator(records)
+    ]
+
+
+def agreement_for(project: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    return agreement_report(ratings_of(records), question_for(project).names)
+
+
+def confusion_for(project: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    return confusion_between_annotators(ratings_of(records), question_for(project).names)
+
+
+def annotator_table(
+    project: str, records: list[dict[str, Any]], controls: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """One row per annotator: annotations, median seconds per task, agreement, control accuracy."""
+    agreement = {
+        row["annotator"]: row for row in agreement_for(project, records)["agreement_with_majority"]
+    }
+    accuracy = control_accuracy(records, controls or {}) if project == "claims" else {}
+    rows = []
+    for annotator in sorted({r["annotator"] for r in records}):
+        own = [r for r in records if r["annotator"] == annotator]
+        times = [r["lead_time"] for r in own if r["lead_time"] is not None]
+        majority = agreement.get(annotator, {})
+        control = accuracy.get(annotator, {})
+        rows.append(
+            {
+                "annotator": annotator,
+                "annotations": len(own),
+                "ground_truth": sum(1 for r in own if r["ground_truth"]),
+                "median_seconds": round(median(times), 1) if times else None,
+                "agreement_with_majority": majority.get("value"),
+                "agreement_items": majority.get("items", 0),
+                "control_accuracy": control.get("accuracy"),
+                "control_items": control.get("items", 0),
+            }
+        )
+    return rows

@@ -1,0 +1,381 @@
+"""Start, watch and stop the local Label Studio server (`make labelstudio`)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from builder import atomic
+from builder.config import Settings, read_dotenv
+from builder.errors import BuilderError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The server has its own venv (its pins clash with ours); LABEL_STUDIO_BIN points elsewhere.
+LS_BIN = Path(
+    os.environ.get("LABEL_STUDIO_BIN") or REPO_ROOT / ".venv-labelstudio" / "bin" / "label-studio"
+)
+
+ADMIN_EMAIL = "admin@localhost.test"
+EMAIL_KEY = "LOCAL_LABEL_STUDIO_EMAIL"
+PASSWORD_KEY = "LOCAL_LABEL_STUDIO_PASSWORD"
+TOKEN_KEY = "LOCAL_LABEL_STUDIO_TOKEN"
+
+INIT_TIMEOUT = 300.0
+# A first start on a busy machine can take 60-90 s; this only bounds a hung start.
+START_TIMEOUT = 300.0
+STOP_GRACE = 20.0
+
+# Label Studio reads LABEL_STUDIO_X, then HEARTEX_X, then plain X: a shell's USERNAME or PORT
+# would silently become the server's. DATABASE_NAME and DJANGO_DB would move the database
+# out of the data dir.
+_MISREAD = ("HOST", "PORT", "USERNAME", "PASSWORD", "USER_TOKEN", "DEBUG", "DATABASE_NAME", "DJANGO_DB")
+# Our client settings, never meant for the server.
+_CLIENT_VARS = ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY")
+_STARTED_AT = re.compile(r"Starting development server at https?://[^\s:/]+:(\d+)")
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    email: str
+    password: str
+    pid: int | None
+
+
+class PortMovedError(BuilderError):
+    """Label Studio found its port busy and quietly served on another one."""
+
+
+def label_studio_bin() -> Path:
+    if not LS_BIN.is_file():
+        raise BuilderError(f"Label Studio is not installed: {LS_BIN} is missing", fix="make install")
+    return LS_BIN
+
+
+def server_environment(data_dir: Path) -> dict[str, str]:
+    """The environment for a Label Studio process that keeps its state in `data_dir`."""
+    env = dict(os.environ)
+    for name in _MISREAD:
+        for key in (name, f"LABEL_STUDIO_{name}", f"HEARTEX_{name}"):
+            env.pop(key, None)
+    for key in _CLIENT_VARS:
+        env.pop(key, None)
+    env.update(
+        LABEL_STUDIO_BASE_DATA_DIR=str(Path(data_dir).resolve()),
+        # The defaults report errors to Label Studio's outside tracker.
+        SENTRY_DSN="",
+        FRONTEND_SENTRY_DSN="",
+        LABEL_STUDIO_COLLECT_ANALYTICS="false",
+        LABEL_STUDIO_LATEST_VERSION_CHECK="false",
+    )
+    return env
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _log_tail(log_path: Path) -> str:
+    try:
+        return _tail(log_path.read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def init_data_dir(data_dir: Path, email: str, password: str, token: str) -> None:
+    """Run migrations and create the admin with a legacy API token, without serving.
+
+    Built in a temporary directory beside `data_dir` and renamed into place, so a crash
+    never leaves a half-initialized data dir.
+    """
+    data_dir = Path(data_dir)
+    if data_dir.exists():
+        raise BuilderError(f"{data_dir} already exists; not initializing it again")
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=f".{data_dir.name}.init-"))
+    try:
+        env = server_environment(staging)
+        # Secrets go through the environment: a command line is visible to every user in `ps`.
+        env["LABEL_STUDIO_PASSWORD"] = password
+        env["LABEL_STUDIO_USER_TOKEN"] = token
+        command = [str(label_studio_bin()), "init", "-q", "--username", email]
+        command.append("--enable-legacy-api-token")
+        try:
+            result = subprocess.run(
+                command,
+                env=env,
+                cwd=staging,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=INIT_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BuilderError(
+                f"`label-studio init` did not finish in {INIT_TIMEOUT:.0f} s",
+                fix="check that the disk is not full and try again",
+            ) from exc
+        if result.returncode != 0 or "successfully initialized" not in result.stdout:
+            raise BuilderError(
+                f"`label-studio init` failed (exit code {result.returncode}):\n"
+                + _tail(result.stdout + result.stderr),
+                fix="read the output above; `make install` reinstalls the server",
+            )
+        os.rename(staging, data_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def launch(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+    """Start serving `data_dir` on 127.0.0.1:`port` in the background, output to `log_path`."""
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [str(label_studio_bin()), "start", "--no-browser"]
+    command += ["--internal-host", "127.0.0.1", "--port", str(port)]
+    with open(log_path, "wb") as log:
+        # A session of its own: the server outlives `make`, and stop() can signal its group.
+        return subprocess.Popen(
+            command,
+            env=server_environment(data_dir),
+            cwd=data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def is_healthy(url: str) -> bool:
+    try:
+        response = requests.get(f"{url}/health", timeout=2)
+        return response.status_code == 200 and response.json().get("status") == "UP"
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def wait_until_ready(
+    url: str, timeout: float, process: subprocess.Popen, log_path: Path, port: int
+) -> None:
+    """Wait for /health; on any failure stop `process` and raise a BuilderError with its log."""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            code = process.poll()
+            if code is not None:
+                raise BuilderError(
+                    f"Label Studio exited with code {code} while starting:\n{_log_tail(log_path)}",
+                    fix=f"read the log: {log_path}",
+                )
+            log = log_path.read_text(encoding="utf-8", errors="replace")
+            started = _STARTED_AT.search(log)
+            if started and int(started.group(1)) != port:
+                raise PortMovedError(
+                    f"port {port} was taken, so Label Studio moved to port {started.group(1)}",
+                    fix=f"stop the program using port {port}, or set LABEL_STUDIO_PORT",
+                )
+            # Without our own log line, a 200 could come from another server on that port.
+            if started and is_healthy(url):
+                return
+            if time.monotonic() > deadline:
+                raise BuilderError(
+                    f"Label Studio did not answer at {url} within {timeout:.0f} s:\n"
+                    + _log_tail(log_path),
+                    fix=f"read the log: {log_path}",
+                )
+            time.sleep(0.5)
+    except BaseException:
+        stop_process_group(process.pid)
+        raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our own child, or a stopped server lingers as a zombie.
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    _alive(pgid)
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_process_group(pid: int, grace: float = STOP_GRACE) -> None:
+    """SIGTERM the process group led by `pid`; SIGKILL it if still there after `grace` s."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not _group_alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the server does, so a port left in TIME_WAIT by a stopped server counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+# The local server's files --------------------------------------------------------------------
+def _data_dir(settings: Settings) -> Path:
+    return settings.server_dir / "data"
+
+
+def _log_path(settings: Settings) -> Path:
+    return settings.server_dir / "server.log"
+
+
+def _pid_path(settings: Settings) -> Path:
+    return settings.server_dir / "server.pid"
+
+
+def _read_pid_file(settings: Settings) -> tuple[int, int] | None:
+    """The (pid, port) of our server if its process still runs, else None."""
+    try:
+        pid_text, port_text = _pid_path(settings).read_text(encoding="utf-8").split()
+        pid, port = int(pid_text), int(port_text)
+    except (FileNotFoundError, ValueError):
+        return None
+    if not _alive(pid):
+        return None
+    # After a reboot the pid may belong to another program: never signal that one.
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists() and b"label-studio" not in cmdline.read_bytes():
+        return None
+    return pid, port
+
+
+def _info(settings: Settings, url: str, pid: int | None) -> ServerInfo:
+    return ServerInfo(url, settings.get(EMAIL_KEY), settings.get(PASSWORD_KEY), pid)
+
+
+def status(settings: Settings) -> ServerInfo | None:
+    """Our local server if it runs and answers, else None."""
+    found = _read_pid_file(settings)
+    if found is None:
+        return None
+    pid, port = found
+    url = f"http://127.0.0.1:{port}"
+    return _info(settings, url, pid) if is_healthy(url) else None
+
+
+def save_credentials(env_path: Path, values: dict[str, str]) -> None:
+    """Set `values` in a .env file, keeping every other line as it was; readable by us only."""
+    lines = env_path.read_text(encoding="utf-8").splitlines() if env_path.exists() else []
+    pending = dict(values)
+    kept: list[str] = []
+    for line in lines:
+        key = line.partition("=")[0].strip().removeprefix("export ").strip()
+        if "=" in line and key in values:
+            if key in pending:
+                kept.append(f"{key}={pending.pop(key)}")
+            continue
+        kept.append(line)
+    kept += [f"{key}={value}" for key, value in pending.items()]
+    atomic.write_text(env_path, "\n".join(kept) + "\n")
+    os.chmod(env_path, 0o600)
+
+
+def start(settings: Settings) -> ServerInfo:
+    """Start the local server unless it already runs; print where it is and how to log in."""
+    if not settings.uses_local_server:
+        print(f"A team server is configured ({settings.server_url}): not starting a local one.")
+        return ServerInfo(settings.server_url, "", "", None)
+
+    running = status(settings)
+    if running:
+        print(f"Label Studio is already running at {running.url} (pid {running.pid}).")
+        return running
+    found = _read_pid_file(settings)
+    if found:
+        raise BuilderError(
+            f"Label Studio (pid {found[0]}) is running but does not answer at port {found[1]}",
+            fix="wait for it to finish starting, or run `make labelstudio-stop`",
+        )
+
+    port = settings.port
+    if not port_is_free(port):
+        raise BuilderError(
+            f"port {port} is busy with another program",
+            fix=f"stop the program using port {port}, or set LABEL_STUDIO_PORT to a free port",
+        )
+
+    data_dir = _data_dir(settings)
+    if data_dir.exists():
+        email, password = settings.get(EMAIL_KEY), settings.get(PASSWORD_KEY)
+    else:
+        email, password, token = ADMIN_EMAIL, secrets.token_urlsafe(12), secrets.token_hex(20)
+        # .env first: a crash after init must not leave a server whose login nobody knows.
+        save_credentials(
+            settings.root / ".env", {EMAIL_KEY: email, PASSWORD_KEY: password, TOKEN_KEY: token}
+        )
+        print("First start: creating the local Label Studio database (about a minute)...")
+        init_data_dir(data_dir, email, password, token)
+
+    url = f"http://127.0.0.1:{port}"
+    log_path = _log_path(settings)
+    process = launch(data_dir, port, log_path)
+    pid_path = _pid_path(settings)
+    # Written before waiting, so an interrupted start can still be stopped.
+    atomic.write_text(pid_path, f"{process.pid} {port}\n")
+    try:
+        wait_until_ready(url, START_TIMEOUT, process, log_path, port)
+    except BaseException:
+        pid_path.unlink(missing_ok=True)
+        raise
+
+    print(f"Label Studio is running at {url}")
+    if email and password:
+        print(f"  log in as {email} with password {password}")
+    else:
+        print(f"  login unknown: {EMAIL_KEY} and {PASSWORD_KEY} are missing from .env")
+    print("  stop it with `make labelstudio-stop`")
+    return ServerInfo(url, email, password, process.pid)
+
+
+def stop(settings: Settings) -> None:
+    """Stop our local server if it runs; succeed quietly otherwise."""
+    pid_path = _pid_path(settings)
+    found = _read_pid_file(settings)
+    if found is None:
+        pid_path.unlink(missing_ok=True)
+        print("Label Studio is not running.")
+        return
+    stop_process_group(found[0])
+    pid_path.unlink(missing_ok=True)
+    print(f"Label Studio stopped (pid {found[0]}).")

@@ -1,0 +1,449 @@
+"""The Hugging Face dataset: built from raw/ and pulled records in a tmp root, then loaded back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pytest
+import yaml
+
+import builder.dataset as dataset_module
+from builder.atomic import write_jsonl
+from builder.config import Settings
+from builder.corpus import load_corpus
+from builder.dataset import build_dataset
+from builder.pull import pull_paths
+from builder.scheme import CLAIM
+from builder.tasks import claim_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = sorted((ROOT / "raw").glob("*.txt"))
+SNAPSHOT = "claims-20240627T100000Z-0123abcd.json"
+CLAIM_NAMES = ["no_claim", "not_checkworthy", "checkworthy"]
+
+EXTRA_STORIES = {
+    "derby": [
+        "Arsenal beat Chelsea three goals to one on Saturday. The striker scored twice.",
+        "Chelsea lost at the Emirates on Saturday. Their manager blamed the referee.",
+    ],
+    "rates": [
+        "The central bank raised its rate by a quarter point. Bond yields rose at once.",
+    ],
+    "floods": [
+        "Heavy rain flooded the river valley on Tuesday. Two bridges were closed.",
+        "Rescue teams evacuated 300 residents. The army sent four helicopters.",
+    ],
+    "election": [
+        "The governing party won 41 percent of the vote. Turnout was the lowest since 1990.",
+    ],
+    "vaccine": [
+        "The regulator approved a new vaccine for children. Trials included 4,000 children.",
+    ],
+}
+
+
+def write_raw(root: Path, extra: bool) -> None:
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+    for sample in SAMPLES:
+        shutil.copy(sample, raw / sample.name)
+    if extra:
+        rows = [
+            {"id": f"{story}-{n}", "text": text, "story_id": story, "date": "2024-06-26"}
+            for story, texts in EXTRA_STORIES.items()
+            for n, text in enumerate(texts)
+        ]
+        (raw / "more.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+        )
+
+
+def annotation_records(settings: Settings) -> list[dict[str, Any]]:
+    """Two annotators per sentence; they disagree (a tie) on every seventh sentence."""
+    records = []
+    annotation_id = 1
+    for number, task in enumerate(claim_tasks(load_corpus(settings))):
+        label = CLAIM_NAMES[number % 3]
+        other = CLAIM_NAMES[(number + 1) % 3] if number % 7 == 3 else label
+        for who, given in (("ann1@example.org", label), ("ann2@example.org", other)):
+            records.append(
+                {
+                    "project": "claims",
+                    "item_id": task["sentence_id"],
+                    "task_id": 1000 + number,
+                    "annotation_id": annotation_id,
+                    "annotator": who,
+                    "answers": {"claim": [given]},
+                    "lead_time": 3.5,
+                    "created_at": "2024-06-27T10:00:00.000000Z",
+                    "updated_at": "2024-06-27T10:00:00.000000Z",
+                    "ground_truth": False,
+                }
+            )
+            annotation_id += 1
+    return records
+
+
+def write_pull(settings: Settings, records: list[dict[str, Any]]) -> None:
+    paths = pull_paths(settings, "claims")
+    paths.snapshots.mkdir(parents=True, exist_ok=True)
+    (paths.snapshots / SNAPSHOT).write_text('[{"id": 1, "annotations": []}]', encoding="utf-8")
+    write_jsonl(paths.accepted, records)
+    paths.summary.write_text(
+        json.dumps(
+            {
+                "project": "claims",
+                "project_id": 3,
+                "snapshot": SNAPSHOT,
+                "counts": {
+                    "pulled": len(records) + 1,
+                    "accepted": len(records),
+                    "rejected": 0,
+                    "skipped": 1,
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+
+
+def make_root(root: Path, extra: bool = True, values: dict[str, str] | None = None) -> Settings:
+    write_raw(root, extra)
+    settings = Settings(root=root.resolve(), values=values or {})
+    write_pull(settings, annotation_records(settings))
+    return settings
+
+
+def build(settings: Settings) -> dict[str, Any]:
+    return build_dataset(settings, load_corpus(settings))
+
+
+def load(settings: Settings, config: str, cache: Path) -> datasets.DatasetDict:
+    return datasets.load_dataset(str(settings.dataset_dir), config, cache_dir=str(cache))
+
+
+def parquet_bytes(dataset_dir: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(dataset_dir)): p.read_bytes()
+        for p in sorted((dataset_dir / "data").rglob("*.parquet"))
+    }
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, Any]]:
+    settings = make_root(tmp_path_factory.mktemp("root"))
+    return settings, build(settings)
+
+
+# Loading ------------------------------------------------------------------------------------
+
+
+def test_claims_config_loads_with_train_test_and_class_labels(
+    built: tuple[Settings, dict[str, Any]], tmp_path: Path
+) -> None:
+    settings, manifest = built
+    ds = load(settings, "claims", tmp_path)
+    assert isinstance(ds, datasets.DatasetDict)
+    assert set(ds) == {"train", "test"}
+    assert ds["train"].features["claim"].names == CLAIM_NAMES
+    assert ds["test"].features["claim"].names == CLAIM_NAMES
+    for split in ("train", "test"):
+        assert ds[split].num_rows == manifest["counts"]["claims"][split] > 0
+    row = ds["train"][0]
+    assert set(row) >= {
+        "sentence_id",
+        "text",
+        "claim",
+        "article_id",
+        "story_id",
+        "kind",
+        "index",
+        "start",
+        "end",
+        "context_before",
+        "context_after",
+        "source",
+        "date",
+        "language",
+        "num_annotations",
+        "agreement",
+    }
+
+
+def test_claims_rows_carry_the_majority_label_and_the_sentence(
+    built: tuple[Settings, dict[str, Any]], tmp_path: Path
+) -> None:
+    settings, manifest = built
+    corpus = load_corpus(settings)
+    tasks = {t["sentence_id"]: (n, t) for n, t in enumerate(claim_tasks(corpus))}
+    ds = load(settings, "claims", tmp_path)
+    rows = [r for split in ("train", "test") for r in ds[split]]
+    for row in rows:
+        number, task = tasks[row["sentence_id"]]
+        assert row["claim"] == number % 3
+        assert row["text"] == task["text"]
+        article = corpus.articles[row["article_id"]]
+        assert article.text[row["start"] : row["end"]] == row["text"]
+        assert row["num_annotations"] == 2 and row["agreement"] == 1.0
+        assert row["kind"] != "boilerplate"
+    # Ties (every seventh sentence) are left out and listed as unresolved.
+    ties = sorted(sid for sid, (n, _) in tasks.items() if n % 7 == 3)
+    assert ties
+    assert manifest["unresolved"]["claims"] == ties
+    assert len(rows) == len(tasks) - len(ties)
+
+
+def test_annotations_config_loads(built: tuple[Settings, dict[str, Any]], tmp_path: Path) -> None:
+    settings, manifest = built
+    ds = load(settings, "annotations", tmp_path)
+    assert set(ds) == {"train", "test"}
+    total = ds["train"].num_rows + ds["test"].num_rows
+    assert total == len(annotation_records(settings))
+    assert total == manifest["counts"]["annotations"]["train"] + manifest["counts"][
+        "annotations"
+    ]["test"]
+    assert set(ds["train"]["label"]) <= set(CLAIM_NAMES)
+    annotators = set(ds["train"]["annotator"]) | set(ds["test"]["annotator"])
+    assert len(annotators) == 2
+    assert all(a.startswith("annotator-") for a in annotators)
+
+
+def test_no_annotator_email_in_the_output(built: tuple[Settings, dict[str, Any]]) -> None:
+    settings, _ = built
+    for name, data in tree(settings.dataset_dir).items():
+        assert b"example.org" not in data, name
+
+
+# Splits -------------------------------------------------------------------------------------
+
+
+def test_no_story_is_in_both_splits_in_any_config(
+    built: tuple[Settings, dict[str, Any]], tmp_path: Path
+) -> None:
+    settings, manifest = built
+    assert manifest["splits"]["by"] == "story_id"
+    stories: dict[str, set[str]] = {"train": set(), "test": set()}
+    for config in ("claims", "annotations"):
+        ds = load(settings, config, tmp_path)
+        for split in ("train", "test"):
+            stories[split] |= set(ds[split]["story_id"])
+    assert stories["train"] and stories["test"]
+    assert not stories["train"] & stories["test"]
+    assert len(stories["train"] | stories["test"]) == 1 + len(EXTRA_STORIES)
+    groups = manifest["splits"]["groups"]
+    for split, names in stories.items():
+        assert all(groups[name] == split for name in names)
+
+
+def test_annotations_follow_their_sentence_split(
+    built: tuple[Settings, dict[str, Any]], tmp_path: Path
+) -> None:
+    settings, _ = built
+    claims = load(settings, "claims", tmp_path)
+    annotations = load(settings, "annotations", tmp_path)
+    for split in ("train", "test"):
+        other = "test" if split == "train" else "train"
+        assert not set(annotations[split]["item_id"]) & set(claims[other]["sentence_id"])
+
+
+def test_a_story_keeps_its_split_when_more_data_arrives(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    first = build(settings)["splits"]["groups"]
+    extra = [
+        {"id": f"late-{n}", "text": f"Story {n} happened on Monday. It was news.", "story_id": f"late{n}"}
+        for n in range(6)
+    ]
+    with (settings.raw_dir / "late.jsonl").open("w", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(r) + "\n" for r in extra))
+    write_pull(settings, annotation_records(settings))
+    second = build(settings)["splits"]["groups"]
+    assert {g: second[g] for g in first} == first
+    assert {f"late{n}" for n in range(6)} <= set(second)
+
+
+def test_a_single_story_is_split_by_article_and_the_card_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_root(tmp_path / "root", extra=False)
+    manifest = build(settings)
+    assert len(set(load_corpus(settings).story_of.values())) == 1
+    assert manifest["splits"]["by"] == "article_id"
+    assert sorted(manifest["splits"]["groups"]) == [p.stem for p in SAMPLES]
+    assert sorted(manifest["splits"]["groups"].values()) == ["test", "train"]
+    card = (settings.dataset_dir / "README.md").read_text(encoding="utf-8")
+    assert "grouped by article" in card
+    assert "fewer than two stories" in card
+    ds = load(settings, "claims", tmp_path / "cache")
+    train_articles, test_articles = set(ds["train"]["article_id"]), set(ds["test"]["article_id"])
+    assert train_articles and test_articles and not train_articles & test_articles
+
+
+# Reproducible and atomic --------------------------------------------------------------------
+
+
+def test_built_twice_the_parquet_files_are_byte_identical(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "one")
+    build(settings)
+    first = parquet_bytes(settings.dataset_dir)
+    assert set(first) == {
+        f"{config}/{split}-00000-of-00001.parquet"
+        for config in ("claims", "annotations")
+        for split in ("train", "test")
+    } or set(first) == {
+        f"data/{config}/{split}-00000-of-00001.parquet"
+        for config in ("claims", "annotations")
+        for split in ("train", "test")
+    }
+    first_manifest = (settings.dataset_dir / "manifest.json").read_bytes()
+    build(settings)
+    assert parquet_bytes(settings.dataset_dir) == first
+    assert (settings.dataset_dir / "manifest.json").read_bytes() == first_manifest
+    # A second root with the same inputs gives the same files too.
+    other = make_root(tmp_path / "two")
+    build(other)
+    assert parquet_bytes(other.dataset_dir) == first
+
+
+def test_a_failure_mid_build_leaves_the_previous_dataset_and_no_staging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_root(tmp_path / "root")
+    build(settings)
+    before = tree(settings.dataset_dir)
+    exports_before = sorted(p.name for p in settings.exports_dir.iterdir())
+
+    real = dataset_module.write_split_files
+    calls = []
+
+    def fail_on_second_config(*args: Any, **kwargs: Any) -> None:
+        calls.append(args[1])
+        real(*args, **kwargs)
+        if len(calls) == 2:
+            raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(dataset_module, "write_split_files", fail_on_second_config)
+    with pytest.raises(OSError, match="simulated"):
+        build(settings)
+    assert len(calls) == 2
+    assert tree(settings.dataset_dir) == before
+    assert sorted(p.name for p in settings.exports_dir.iterdir()) == exports_before
+
+
+def test_a_failure_writing_the_card_leaves_no_dataset_when_there_was_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_root(tmp_path / "root")
+
+    def broken_card(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("card failed (simulated)")
+
+    monkeypatch.setattr(dataset_module, "render_card", broken_card)
+    with pytest.raises(RuntimeError, match="simulated"):
+        build(settings)
+    assert not settings.dataset_dir.exists()
+    assert sorted(p.name for p in settings.exports_dir.iterdir()) == ["annotations", "pulls"]
+
+
+def test_the_manifest_and_output_hold_no_api_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "secret-xyz")
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    root = tmp_path / "root"
+    make_root(root)
+    settings = Settings.load(root)
+    assert settings.api_key.reveal() == "secret-xyz"
+    build(settings)
+    files = tree(settings.dataset_dir)
+    assert "manifest.json" in files and "README.md" in files
+    for name, data in files.items():
+        assert b"secret-xyz" not in data, name
+
+
+def test_the_manifest_records_inputs_scheme_counts_and_seed(
+    built: tuple[Settings, dict[str, Any]],
+) -> None:
+    settings, manifest = built
+    on_disk = json.loads((settings.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk == json.loads(json.dumps(manifest))
+    assert set(on_disk["raw_inputs"]) == {f"raw/{p.name}" for p in SAMPLES} | {"raw/more.jsonl"}
+    assert all(len(h) == 64 for h in on_disk["raw_inputs"].values())
+    used = on_disk["exports_used"]["claims"]
+    assert used["file"] == SNAPSHOT and used["project_id"] == 3 and len(used["sha256"]) == 64
+    assert on_disk["scheme"]["version"] >= 1 and len(on_disk["scheme"]["hash"]) == 64
+    assert on_disk["splits"]["seed"] == settings.split_seed
+    assert on_disk["splits"]["test_size"] == settings.test_size
+    assert on_disk["builder_version"]
+
+
+# The card -----------------------------------------------------------------------------------
+
+
+def card_parts(settings: Settings) -> tuple[dict[str, Any], str]:
+    text = (settings.dataset_dir / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    _, front, body = text.split("---\n", 2)
+    return yaml.safe_load(front), body
+
+
+def test_the_card_yaml_declares_the_configs_and_features(
+    built: tuple[Settings, dict[str, Any]],
+) -> None:
+    settings, _ = built
+    meta, _ = card_parts(settings)
+    configs = {c["config_name"]: c for c in meta["configs"]}
+    assert set(configs) == {"claims", "annotations"}
+    assert {f["split"] for f in configs["claims"]["data_files"]} == {"train", "test"}
+    assert configs["claims"]["data_files"][0]["path"].startswith("data/claims/")
+    infos = {i["config_name"]: i for i in meta["dataset_info"]}
+    (claim_feature,) = [f for f in infos["claims"]["features"] if f["name"] == "claim"]
+    names = claim_feature["dtype"]["class_label"]["names"]
+    assert [names[k] for k in sorted(names, key=int)] == CLAIM_NAMES
+
+
+def test_the_card_text_has_definitions_counts_policy_and_loading(
+    built: tuple[Settings, dict[str, Any]],
+) -> None:
+    settings, manifest = built
+    _, body = card_parts(settings)
+    for label in CLAIM.labels:
+        assert label.definition in body
+        assert f"`{label.value}`" in body
+    # The label table: one row per label with its train and test counts.
+    labels = manifest["counts"]["claims"]["labels"]
+    for label in CLAIM_NAMES:
+        row = f"| `{label}` | {labels['train'].get(label, 0)} | {labels['test'].get(label, 0)} |"
+        assert row in body
+    counts = manifest["counts"]
+    assert (
+        f"| `claims` | {counts['claims']['train']} | {counts['claims']['test']} |" in body
+    )
+    assert "## Split policy" in body
+    assert "grouped by story" in body
+    assert f"seed {settings.split_seed}" in body
+    assert "## Loading" in body
+    assert f'load_dataset("exports/{settings.dataset_name}", "claims")' in body
+    assert SNAPSHOT in body  # provenance
+
+
+def test_label_counts_in_the_manifest_match_the_rows(
+    built: tuple[Settings, dict[str, Any]], tmp_path: Path
+) -> None:
+    settings, manifest = built
+    ds = load(settings, "claims", tmp_path)
+    for split in ("train", "test"):
+        counted = Counter(CLAIM_NAMES[i] for i in ds[split]["claim"])
+        assert dict(counted) == manifest["counts"]["claims"]["labels"][split]
