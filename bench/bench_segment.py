@@ -1,4 +1,4 @@
-"""Sentence splitters in, a table out: golden-rule exact counts and MB/s on a generated news corpus."""
+"""Sentence splitters in, a table out: golden-rule exact counts and MB/s on generated news."""
 
 from __future__ import annotations
 
@@ -114,6 +114,13 @@ def mb_per_second(split: Split, paragraphs: list[str], runs: int) -> float:
     return size_mb / statistics.median(seconds)
 
 
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:  # e.g. this project run from a checkout, not installed
+        return "-"
+
+
 def _one_core() -> set[int] | None:
     """Pin this process to one CPU (where the OS allows); returns the previous set to restore."""
     if not hasattr(os, "sched_setaffinity"):
@@ -134,11 +141,11 @@ def run(corpus_mb: float = 20.0) -> list[dict]:
             row: dict = {"splitter": name, "version": None, "golden": {}, "cases": {}}
             try:
                 split = factory()
-                row["version"] = metadata.version(distribution)
             except ImportError as error:
                 row.update(mb_per_s=None, timed_mb=0.0, runs=0, note=f"not installed ({error})")
                 rows.append(row)
                 continue
+            row["version"] = _version(distribution)
             for language in languages:
                 row["golden"][language] = golden_exact(split, language)
                 row["cases"][language] = len(load_golden(language))
@@ -155,34 +162,35 @@ def run(corpus_mb: float = 20.0) -> list[dict]:
     return rows
 
 
+def _table_line(row: dict) -> list[str]:
+    golden = [
+        f"{row['golden'][language]}/{row['cases'][language]}" if language in row["golden"] else "-"
+        for language in LANGUAGES
+    ]
+    if row["mb_per_s"] is None:
+        return [row["splitter"], "-", *golden, "-", row["note"]]
+    timed = f"{row['timed_mb']:.1f} MB, " + (
+        f"median of {row['runs']}" if row["runs"] > 1 else "1 run"
+    )
+    if row["note"]:
+        timed += f" ({row['note']})"
+    return [row["splitter"], row["version"], *golden, f"{row['mb_per_s']:.1f}", timed]
+
+
 def main() -> None:
     corpus_mb = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
+    pinned = "timing pinned to one" if hasattr(os, "sched_setaffinity") else "timing not pinned"
     print(
-        f"cores: {os.cpu_count()} (timing pinned to one), "
-        f"Python {platform.python_version()}, corpus: bench.corpus.news_corpus({corpus_mb:g} MB, "
-        "seed 0), one call per paragraph, MB = 10^6 UTF-8 bytes"
+        f"cores: {os.cpu_count()} ({pinned}), Python {platform.python_version()}, "
+        f"corpus: bench.corpus.news_corpus({corpus_mb:g} MB, seed 0), one call per paragraph, "
+        "MB = 10^6 UTF-8 bytes"
     )
-    rows = run(corpus_mb)
     header = ["splitter", "version", *LANGUAGES, "MB/s", "timed on"]
-    table = [header]
-    for row in rows:
-        golden = [
-            f"{row['golden'][language]}/{row['cases'][language]}" if language in row["golden"] else "-"
-            for language in LANGUAGES
-        ]
-        if row["mb_per_s"] is None:
-            speed, timed = "-", row["note"]
-        else:
-            speed = f"{row['mb_per_s']:.1f}"
-            timed = f"{row['timed_mb']:.1f} MB, " + (
-                f"median of {row['runs']}" if row["runs"] > 1 else "1 run"
-            )
-            if row["note"]:
-                timed += f" ({row['note']})"
-        table.append([row["splitter"], row["version"] or "-", *golden, speed, timed])
+    table = [header] + [_table_line(row) for row in run(corpus_mb)]
     widths = [max(len(line[column]) for line in table) for column in range(len(header))]
     for index, line in enumerate(table):
-        print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=True)]
+        print(" | ".join(cells).rstrip())
         if index == 0:
             print("-+-".join("-" * width for width in widths))
     print("golden: exact cases / cases (pySBD's Golden Rules); '-': not meant for that language")

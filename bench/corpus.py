@@ -1,51 +1,57 @@
-"""A size and a seed in, deterministic news-like English text out (paragraphs split by blank lines)."""
+"""A size and a seed in, deterministic news-like English text out, paragraphs split by "\n\n"."""
 
 from __future__ import annotations
 
 import random
 import re
 
+
+def _options(joined: str) -> tuple[str, ...]:
+    return tuple(joined.split("|"))
+
+
 _SLOTS: dict[str, tuple[str, ...]] = {
-    "first": tuple(
-        "John Maria Olena James Sergei Lloyd Ursula Pat Emmanuel Fatima Kevin Rishi Andrei Linda "
-        "Chuck Keir Volodymyr Nancy Ahmed Mei".split()
+    "first": _options(
+        "John|Maria|Olena|James|Sergei|Lloyd|Ursula|Pat|Emmanuel|Fatima|Kevin|Rishi|Andrei|Linda|"
+        "Chuck|Keir|Volodymyr|Nancy|Ahmed|Mei"
     ),
-    "last": tuple(
-        "Smith Austin Belousov Ryder Shoigu Garcia Kowalski Nguyen Schumer Okafor Jones Miller "
-        "Grossi Zelensky Rossi Novak Brown Haddad".split()
+    "last": _options(
+        "Smith|Austin|Belousov|Ryder|Shoigu|Garcia|Kowalski|Nguyen|Schumer|Okafor|Jones|Miller|"
+        "Grossi|Zelensky|Rossi|Novak|Brown|Haddad"
     ),
-    "title": tuple("Mr. Mrs. Ms. Dr. Gov. Sen. Gen. Prof. Rep. Lt. Col. Capt.".split()),
-    "place": (
-        "Washington", "Kyiv", "Moscow", "Brussels", "the U.S.", "the U.K.", "Crimea",
-        "St. Louis", "New York", "Zaporizhzhia", "the E.U.", "Beijing", "Gaza", "Kharkiv",
+    "title": _options("Mr.|Mrs.|Ms.|Dr.|Gov.|Sen.|Gen.|Prof.|Rep.|Lt.|Col.|Capt."),
+    "place": _options(
+        "Washington|Kyiv|Moscow|Brussels|the U.S.|the U.K.|Crimea|St. Louis|New York|"
+        "Zaporizhzhia|the E.U.|Beijing|Gaza|Kharkiv"
     ),
-    "dateline": (
-        "WASHINGTON (Reuters) - ", "KYIV, June 26 (AP) — ", "LONDON (Reuters) - ",
-        "BRUSSELS, Sept. 11 (AFP) — ", "NEW YORK, Jan. 6 (AP) — ", "MOSCOW (Reuters) - ",
+    "dateline": _options(
+        "WASHINGTON (Reuters) - |KYIV, June 26 (AP) — |LONDON (Reuters) - |"
+        "BRUSSELS, Sept. 11 (AFP) — |NEW YORK, Jan. 6 (AP) — |MOSCOW (Reuters) - "
     ),
-    "org": (
-        "the Pentagon", "the International Atomic Energy Agency (IAEA)", "the Defense Ministry",
-        "Acme Corp.", "the U.S. State Department", "the Zaporizhzhia nuclear power plant (Znpp)",
-        "the European Commission", "Pitt, Briggs & Co.", "the U.N. Security Council",
+    "org": _options(
+        "the Pentagon|the International Atomic Energy Agency (IAEA)|the Defense Ministry|"
+        "Acme Corp.|the U.S. State Department|the Zaporizhzhia nuclear power plant (Znpp)|"
+        "the European Commission|Pitt, Briggs & Co.|the U.N. Security Council"
     ),
-    "month": tuple("Jan. Feb. March April May June July Aug. Sept. Oct. Nov. Dec.".split()),
-    "day": tuple("Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()),
-    "thing": (
-        "weapons", "sanctions", "the ceasefire", "grain exports", "energy prices", "the budget",
-        "missile strikes", "the peace talks", "the election", "interest rates", "the inquiry",
+    "month": _options("Jan.|Feb.|March|April|May|June|July|Aug.|Sept.|Oct.|Nov.|Dec."),
+    "day": _options("Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"),
+    "thing": _options(
+        "weapons|sanctions|the ceasefire|grain exports|energy prices|the budget|missile strikes|"
+        "the peace talks|the election|interest rates|the inquiry"
     ),
-    "quote": (
-        "the importance of open lines of communication", "consequences", "false and misleading",
-        "a dangerous escalation", "views were exchanged", "we will not back down", "losses",
+    "quote": _options(
+        "the importance of open lines of communication|consequences|false and misleading|"
+        "a dangerous escalation|views were exchanged|we will not back down|losses"
     ),
     "n": tuple(str(number) for number in range(2, 100)),
+    "date": tuple(str(number) for number in range(1, 29)),
     "d": tuple("0123456789"),
     "year": tuple(str(year) for year in range(1990, 2025)),
     "hour": tuple(str(hour) for hour in range(1, 12)),
 }
 
 _TEMPLATES = (
-    "{title} {last} said on {day} that {org} would review {thing} by {month} {n}.",
+    "{title} {last} said on {day} that {org} would review {thing} by {month} {date}.",
     "The talks took place on an American initiative.. No clarification was given.",
     "{first} {last}, a spokesman for {org}, said the figure rose to {n}.{d} million in {year}.",
     "{org} said in a statement that {thing} had been discussed “at length.”",
@@ -55,7 +61,7 @@ _TEMPLATES = (
     "The plan for {thing} will cost about ${n}.{d} billion, according to {org}.",
     "Shares of Globex Inc. fell {n}.{d}% to ${n}.{d}{d} in New York on {day}.",
     "The report, on p. {n} of the annual review, cites No. {n} as the main factor.",
-    "{title} {last} and {title} {last} met at the White House on {month} {n}, {year}.",
+    "{title} {last} and {title} {last} met at the White House on {month} {date}, {year}.",
     "Ukraine has not yet responded. The Kremlin blamed the United States and threatened “{quote}.”",
     "More details are at https://www.example{n}.org/news/{year}/item.html?id={n}{d}.",
     "Questions can be sent to press.office@example.com before {hour} p.m. on {day}.",
@@ -69,7 +75,17 @@ _TEMPLATES = (
     "The U.S. government has supplied Ukraine with {n} systems with a range of up to {n}0 km.",
     "{first} {last} Jr. was recently appointed to head {org} after {n} years of service.",
     "Asked whether {thing} would change, {last} said: “Not now.” He declined to elaborate.",
-    "Wow! That was fast, said {first}, who lives on {n}th St. near the station.",
+    "Wow! That was fast, said {first}, who lives on Main St. near the station.",
+    "The telephone conversation followed a few days after an attack on {place} with possibly "
+    "American missiles, which has put relations between Washington and Moscow on edge.",
+    "Although Russia annexed the area in {year} and considers it Russian, this is hardly "
+    "recognized internationally, and according to international authorities it is Ukrainian.",
+    "{first} {last}, who was appointed last May, warned {org} about the “risk of further "
+    "escalation due to the supply of {thing},” according to a statement.",
+    "The International Criminal Court issued an arrest warrant for {first} {last} on {day}; he "
+    "is suspected of leading attacks on civilian targets, which is a war crime.",
+    "In the last year the U.S. has supplied Kyiv with many of these systems, which can launch "
+    "missiles with a range of up to {n}0 kilometers (about {n}0 miles).",
 )
 
 _SLOT = re.compile(r"\{(\w+)\}")

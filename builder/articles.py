@@ -1,4 +1,4 @@
-"""Reads raw/ (.txt in the sample format, .jsonl one article a line) into checked Article records."""
+"""Reads raw/ (.txt in the sample format, .jsonl one article a line) into checked Articles."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def _jsonl_lines(path: Path, loaded: Loaded) -> list[tuple[int, str]]:
 
 
 def parse_txt(path: Path, text: str) -> tuple[dict[str, Any], int]:
-    """A .txt article as a JSON-like record: the id is the stem, an optional leading date is split off."""
+    """A .txt article as a JSON-like record: the id is the stem, a leading date is split off."""
     record: dict[str, Any] = {"id": path.stem}
     match = DATE_PREFIX.match(text)
     if match:

@@ -41,7 +41,7 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
 
 
 def write_new(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` only if nothing is there yet; never overwrites (pulls keep history)."""
+    """Write `data` to `path` only if nothing is there yet; never overwrites (pulls keep all)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -66,6 +66,12 @@ def replace_dir(staging: Path, target: Path) -> None:
         shutil.rmtree(old)
     if target.exists():
         os.replace(target, old)
-    os.replace(staging, target)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        # Put the previous directory back: a failed move must not lose it.
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
     if old.exists():
         shutil.rmtree(old)

@@ -126,7 +126,13 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
     from builder.corpus import load_corpus
     from builder.labelstudio import LabelStudioClient
     from builder.adjudicate import ADJUDICATION_SUFFIX
-    from builder.pull import ADJUDICATED, process_snapshot, pull_paths, save_snapshot
+    from builder.pull import (
+        ADJUDICATED,
+        process_snapshot,
+        pull_paths,
+        save_snapshot,
+        since_last_pull,
+    )
     from builder.tasks import claim_tasks
 
     corpus = load_corpus(settings)
@@ -155,19 +161,32 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
                     )
                 continue
             paths = pull_paths(settings, name)
-            snapshot = save_snapshot(paths, client.export_snapshot(info.id))
+            since = since_last_pull(paths, info.id, args.full)
+            data, server_time = client.export_snapshot(info.id, since)
+            # Saved verbatim, under a new name, before anything reads it.
+            snapshot = save_snapshot(paths, data)
             validated = process_snapshot(
-                paths, snapshot, known, info.id, question_project, ground_truth=name != question_project
+                paths,
+                snapshot,
+                known,
+                info.id,
+                question_project,
+                ground_truth=name != question_project,
+                merge=since is not None,
+                server_time=server_time,
             )
-            print_counts(name, snapshot, validated.counts, paths.rejects)
+            print_counts(name, snapshot, validated.counts, paths.rejects, since)
     return 1 if corpus.problems else 0
 
 
-def print_counts(project: str, snapshot: Path, counts: dict[str, int], rejects: Path) -> None:
+def print_counts(
+    project: str, snapshot: Path, counts: dict[str, int], rejects: Path, since: str | None
+) -> None:
     skipped = ", ".join(
         f"{k.removeprefix('skipped_')} {v}" for k, v in counts.items() if k.startswith("skipped_")
     )
-    print(f"{project}: saved the export as {snapshot}")
+    what = f"the tasks changed since {since}" if since else "every annotated task"
+    print(f"{project}: saved the export of {what} as {snapshot}")
     print(
         f"{project}: pulled {counts['pulled']} = accepted {counts['accepted']} + rejected "
         f"{counts['rejected']} + skipped {counts['skipped']}" + (f" ({skipped})" if skipped else "")
@@ -258,7 +277,7 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
     from builder.aggregate import aggregate
     from builder.corpus import load_corpus
     from builder.labelstudio import LabelStudioClient
-    from builder.pull import project_records, pull_paths, read_summary
+    from builder.pull import project_records
     from builder.stance_dataset import pair_data
     from builder.sync import ensure_project, sync_tasks
     from builder.tasks import claim_tasks
@@ -280,8 +299,7 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
             task_of_item = {t["sentence_id"]: t for t in claim_tasks(corpus)}
         else:
             key = "pair_id"
-            summary = read_summary(pull_paths(settings, "stance").summary)
-            task_of_item = pair_data(settings, summary) if summary else {}
+            task_of_item = pair_data(settings)
         todo = adjudications(project, aggregate(records), records, task_of_item, args.min_agreement)
         if not todo:
             print(f"{project}: nothing to adjudicate")
@@ -405,7 +423,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", help="push new sentences to the claims project")
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sub.add_parser("pull", help="export, save and validate the annotations")
+    p = sub.add_parser("pull", help="export, save and validate the annotations")
+    p.add_argument(
+        "--full", action="store_true", help="export every annotated task, not only the changed ones"
+    )
     sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
     p = sub.add_parser("stance", help="pair targets with other outlets' sentences; sync the pairs")
     p.add_argument("--top-k", type=int, help="candidates per target (default STANCE_TOP_K or 3)")

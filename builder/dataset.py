@@ -240,7 +240,10 @@ def build_dataset(
             "exports_used": {
                 project: {
                     "file": summary["snapshot"],
-                    "sha256": sha256_file(settings.exports_dir / "pulls" / summary["snapshot"]),
+                    "files": {
+                        name: sha256_file(settings.exports_dir / "pulls" / name)
+                        for name in summary.get("snapshots", [summary["snapshot"]])
+                    },
                     "project_id": summary["project_id"],
                     "counts": summary["counts"],
                 }

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.atomic import write_json, write_jsonl, write_new
+from builder.atomic import write_bytes, write_json, write_jsonl, write_new
 from builder.config import Settings
 from builder.validate import Validated, parse_export, validate_export
+
+
+# Changes are looked for from a little before the last export, so none falls between two pulls;
+# a task seen twice simply replaces itself.
+OVERLAP = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,11 @@ class PullPaths:
     @property
     def rejects(self) -> Path:
         return self.root / "annotations" / f"{self.project}.rejects.jsonl"
+
+    @property
+    def tasks(self) -> Path:
+        """The latest version of every annotated task pulled so far, merged across pulls."""
+        return self.root / "annotations" / f"{self.project}.tasks.json"
 
     @property
     def summary(self) -> Path:
@@ -57,26 +68,53 @@ def process_snapshot(
     project_id: int | None,
     question_project: str | None = None,
     ground_truth: bool = False,
+    merge: bool = False,
+    server_time: str = "",
 ) -> Validated:
     """Validate a saved export and write the accepted records, rejects and counts beside it.
 
-    `known_items` says, from the export's tasks, which item ids still belong to the corpus.
+    With `merge`, the export holds only the tasks changed since the last pull: they replace
+    their earlier versions and the rest is kept. `known_items` says, from the tasks, which item
+    ids still belong to the corpus. The summary is written last, so a crash before it leaves
+    the next pull to redo this one.
     """
-    tasks = parse_export(snapshot.read_bytes(), str(snapshot))
+    fresh = parse_export(snapshot.read_bytes(), str(snapshot))
+    previous = read_summary(paths.summary) if merge else None
+    merged: dict[str, dict[str, Any]] = {}
+    if merge and paths.tasks.is_file():
+        merged = json.loads(paths.tasks.read_text(encoding="utf-8"))
+    merged.update({str(task["id"]): task for task in fresh})
+    tasks = [merged[key] for key in sorted(merged, key=int)]
+    write_bytes(paths.tasks, json.dumps(merged, ensure_ascii=False).encode("utf-8"))
     validated = validate_export(
         question_project or paths.project, tasks, known_items(tasks), ground_truth
     )
     write_jsonl(paths.rejects, validated.rejected)
     write_jsonl(paths.accepted, validated.accepted)
+    snapshots = (previous or {}).get("snapshots", []) + [snapshot.name]
     summary: dict[str, Any] = {
         "project": paths.project,
         "project_id": project_id,
         "snapshot": snapshot.name,
+        "snapshots": snapshots,
+        "server_time": server_time,
+        "incremental": merge,
+        "changed_tasks": len(fresh),
         "counts": validated.counts,
     }
-    # The summary is written last: it names the snapshot the records came from.
     write_json(paths.summary, summary)
     return validated
+
+
+def since_last_pull(paths: PullPaths, project_id: int, full: bool) -> str | None:
+    """The server time from which changes must be pulled, or None for a full pull."""
+    previous = read_summary(paths.summary)
+    if full or not previous or previous.get("project_id") != project_id:
+        return None
+    if not previous.get("server_time") or not paths.tasks.is_file():
+        return None
+    start = datetime.fromisoformat(previous["server_time"]) - OVERLAP
+    return start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -60,11 +60,12 @@ def _is_heading(line: str) -> bool:
 
 
 # A line ending in one of these words runs on into the next line: it is wrapped, not a title.
-RUN_ON_WORDS = frozenset(
+_RUN_ON = (
     "a an the of to in on at for from by with and or but nor that which who whom whose as than "
     "is are was were be been has have had will would can could should may might must not its "
-    "their his her our your my this these those".split()
+    "their his her our your my this these those"
 )
+RUN_ON_WORDS = frozenset(_RUN_ON.split())
 
 
 def _wrapped(first: str, following: str) -> bool:
@@ -113,7 +114,7 @@ def units(text: str, language: str = "en") -> Iterator[tuple[str, int, int]]:
 
 
 def sentence_id(article_id: str, text: str, occurrence: int) -> str:
-    """From content: the article id, a hash of the sentence (spaces folded), and its repeat number."""
+    """From content: the article id, a hash of the sentence (spaces folded), its repeat number."""
     normalized = " ".join(text.split())
     digest = hashlib.sha1(normalized.encode("utf-8")).hexdigest()[:12]
     return f"{article_id}-{digest}" if occurrence == 1 else f"{article_id}-{digest}-{occurrence}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -17,7 +18,7 @@ from pathlib import Path
 import requests
 
 from builder import atomic
-from builder.config import Settings, read_dotenv
+from builder.config import Settings
 from builder.errors import BuilderError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +40,16 @@ STOP_GRACE = 20.0
 # Label Studio reads LABEL_STUDIO_X, then HEARTEX_X, then plain X: a shell's USERNAME or PORT
 # would silently become the server's. DATABASE_NAME and DJANGO_DB would move the database
 # out of the data dir.
-_MISREAD = ("HOST", "PORT", "USERNAME", "PASSWORD", "USER_TOKEN", "DEBUG", "DATABASE_NAME", "DJANGO_DB")
+_MISREAD = (
+    "HOST",
+    "PORT",
+    "USERNAME",
+    "PASSWORD",
+    "USER_TOKEN",
+    "DEBUG",
+    "DATABASE_NAME",
+    "DJANGO_DB",
+)
 # Our client settings, never meant for the server.
 _CLIENT_VARS = ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY")
 _STARTED_AT = re.compile(r"Starting development server at https?://[^\s:/]+:(\d+)")
@@ -59,7 +69,9 @@ class PortMovedError(BuilderError):
 
 def label_studio_bin() -> Path:
     if not LS_BIN.is_file():
-        raise BuilderError(f"Label Studio is not installed: {LS_BIN} is missing", fix="make install")
+        raise BuilderError(
+            f"Label Studio is not installed: {LS_BIN} is missing", fix="make install"
+        )
     return LS_BIN
 
 
@@ -201,11 +213,9 @@ def wait_until_ready(
 
 
 def _alive(pid: int) -> bool:
-    try:
-        # Reap it if it is our own child, or a stopped server lingers as a zombie.
+    # Reap it if it is our own child, or a stopped server lingers as a zombie.
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +10,6 @@ from builder.aggregate import aggregate
 from builder.config import Settings
 from builder.pull import project_records, pull_paths, read_summary
 from builder.scheme import question_for
-from builder.validate import parse_export
 
 
 @dataclass
@@ -22,10 +22,12 @@ class StanceParts:
     unresolved: list[str] = field(default_factory=list)
 
 
-def pair_data(settings: Settings, summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """pair id -> the task data the annotators saw, from the export the records came from."""
-    snapshot = settings.exports_dir / "pulls" / summary["snapshot"]
-    tasks = parse_export(snapshot.read_bytes(), str(snapshot))
+def pair_data(settings: Settings) -> dict[str, dict[str, Any]]:
+    """pair id -> the task data the annotators saw, from the pulled (merged) stance tasks."""
+    path = pull_paths(settings, "stance").tasks
+    if not path.is_file():
+        return {}
+    tasks = json.loads(path.read_text(encoding="utf-8")).values()
     return {t["data"]["pair_id"]: t["data"] for t in tasks if "pair_id" in (t.get("data") or {})}
 
 
@@ -36,7 +38,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
     if summary is None:
         return None
     records = project_records(settings, paths.project)
-    data = pair_data(settings, summary)
+    data = pair_data(settings)
     labels = aggregate(records)
     names = question_for("stance").names
     parts = StanceParts(records=records, summary=summary)

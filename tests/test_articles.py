@@ -187,7 +187,10 @@ def test_invalid_utf8_on_one_jsonl_line_keeps_the_other_lines(tmp_path: Path) ->
 def test_a_broken_json_line_is_reported_and_the_other_lines_load(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_text(
-        json.dumps(good("first")) + "\n" + '{"id": "broken", "text": \n' + json.dumps(good("third")),
+        json.dumps(good("first"))
+        + "\n"
+        + '{"id": "broken", "text": \n'
+        + json.dumps(good("third")),
         encoding="utf-8",
     )
     loaded = load_article_files([path])
@@ -248,7 +251,10 @@ def test_an_id_used_twice_across_files_keeps_the_first(tmp_path: Path) -> None:
     first = write_jsonl(tmp_path / "a.jsonl", [good("same", text="First version.")])
     second = write_jsonl(tmp_path / "b.jsonl", [good("other"), good("same", text="Second.")])
     loaded = load_article_files([first, second])
-    assert [(a.id, a.text) for a in loaded.items] == [("same", "First version."), ("other", "The minister spoke on Monday.")]
+    assert [(a.id, a.text) for a in loaded.items] == [
+        ("same", "First version."),
+        ("other", "The minister spoke on Monday."),
+    ]
     problem = only_problem(loaded.problems)
     assert (problem.path, problem.line) == (str(second), 2)
     assert "'same' used twice" in problem.reason

@@ -20,9 +20,9 @@ from builder.scheme import (
     annotation_schema,
     labeling_config,
     question_for,
+    schema_files,
     scheme_declaration,
     scheme_hash,
-    schema_files,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,9 +79,7 @@ def test_features_and_json_schema_carry_the_same_labels_in_order(project: str) -
     config, column = FEATURE_OF[project]
     assert features_for(config)[column].names == question.names
     schema = annotation_schema()
-    (branch,) = [
-        b for b in schema["allOf"] if b["if"]["properties"]["project"]["const"] == project
-    ]
+    (branch,) = [b for b in schema["allOf"] if b["if"]["properties"]["project"]["const"] == project]
     answers = branch["then"]["properties"]["answers"]
     assert answers["required"] == [question.name]
     assert answers["properties"][question.name]["items"]["enum"] == question.names

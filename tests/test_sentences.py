@@ -295,9 +295,10 @@ def test_ids_are_stable_across_runs_and_derive_from_content() -> None:
     assert first == second
     assert first[1] == sentence_id("a1", "The minister spoke on Monday.", 1)
     # Pinned, so a change of the hashing (which would orphan every annotation) is noticed.
-    assert sentence_id("a1", "The minister spoke on Monday.", 1) == "a1-" + __import__(
-        "hashlib"
-    ).sha1(b"The minister spoke on Monday.").hexdigest()[:12]
+    assert (
+        sentence_id("a1", "The minister spoke on Monday.", 1)
+        == "a1-" + __import__("hashlib").sha1(b"The minister spoke on Monday.").hexdigest()[:12]
+    )
 
 
 def test_ids_carry_the_article_id_so_articles_never_share_one() -> None:

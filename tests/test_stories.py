@@ -64,9 +64,7 @@ def test_articles_far_apart_in_date_are_not_joined() -> None:
         [art("s1", FOOTBALL, "2024-03-02"), art("s2", FOOTBALL_2, "2024-09-14")]
     )
     assert stories["s1"] != stories["s2"]
-    close = assign_stories(
-        [art("s1", FOOTBALL, "2024-03-02"), art("s2", FOOTBALL_2, "2024-03-04")]
-    )
+    close = assign_stories([art("s1", FOOTBALL, "2024-03-02"), art("s2", FOOTBALL_2, "2024-03-04")])
     assert close["s1"] == close["s2"]
 
 

@@ -1,0 +1,150 @@
+"""Fixtures: one real Label Studio server per test session, and temporary project roots."""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from builder import server
+from builder.config import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Fixed on purpose: the template is built once and shared by every session on this machine.
+TEMPLATE_EMAIL = "admin@localhost.test"
+TEMPLATE_PASSWORD = "test-admin-password"
+TEMPLATE_TOKEN = "test0admin0token0a1b2c3d4e5f6a7b8c9d0e1f"
+
+_CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_FIELD_ERROR = re.compile(r'<ul class="field_errors">\s*<li>([^<]+)</li>')
+
+
+@dataclass(frozen=True)
+class Template:
+    """An initialized data dir to copy, and the admin it holds."""
+
+    path: Path
+    email: str
+    password: str
+    token: str
+
+
+@dataclass(frozen=True)
+class LabelStudioServer:
+    url: str
+    token: str
+    email: str
+    password: str
+    data_dir: Path
+
+    def create_user(self, email: str, password: str) -> str:
+        """Sign up another user through the web form and return that user's API token."""
+        session = requests.Session()
+        form = session.get(f"{self.url}/user/signup/", timeout=30)
+        form.raise_for_status()
+        csrf = _CSRF.search(form.text)
+        assert csrf, "no csrfmiddlewaretoken in the signup form"
+        answer = session.post(
+            f"{self.url}/user/signup/",
+            data={"email": email, "password": password, "csrfmiddlewaretoken": csrf.group(1)},
+            allow_redirects=False,
+            timeout=30,
+        )
+        # Success redirects; a refused form comes back as 200 with the reasons in it.
+        if answer.status_code != 302:
+            reasons = _FIELD_ERROR.findall(answer.text) or [f"HTTP {answer.status_code}"]
+            raise AssertionError(f"signup of {email} failed: {'; '.join(reasons)}")
+        # Signing up leaves the session logged in as the new user.
+        token = session.get(f"{self.url}/api/current-user/token", timeout=30)
+        token.raise_for_status()
+        return token.json()["token"]
+
+
+def label_studio_version() -> str:
+    python = server.label_studio_bin().parent / "python"
+    code = "from importlib.metadata import version; print(version('label-studio'))"
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def labelstudio_template() -> Template:
+    """A data dir made once by `label-studio init`, cached in the git-ignored .labelstudio/."""
+    cache = REPO_ROOT / ".labelstudio"
+    path = cache / f"test-template-{label_studio_version()}"
+    cache.mkdir(parents=True, exist_ok=True)
+    # Other sessions may run at the same time: one builds, the others wait for it.
+    with open(cache / "test-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            server.init_data_dir(path, TEMPLATE_EMAIL, TEMPLATE_PASSWORD, TEMPLATE_TOKEN)
+    return Template(path, TEMPLATE_EMAIL, TEMPLATE_PASSWORD, TEMPLATE_TOKEN)
+
+
+@pytest.fixture(scope="session")
+def labelstudio(
+    labelstudio_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LabelStudioServer]:
+    """A fresh server for this session: a copy of the template (it keeps its tokens)."""
+    home = tmp_path_factory.mktemp("labelstudio")
+    data_dir = home / "data"
+    shutil.copytree(labelstudio_template.path, data_dir, symlinks=True)
+    for attempt in (1, 2):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log_path = home / "server.log"
+        process = server.launch(data_dir, port, log_path)
+        try:
+            server.wait_until_ready(url, server.START_TIMEOUT, process, log_path, port)
+            break
+        except server.PortMovedError:
+            # Someone took the port between our probe and the server's start.
+            if attempt == 2:
+                raise
+    try:
+        yield LabelStudioServer(
+            url=url,
+            token=labelstudio_template.token,
+            email=labelstudio_template.email,
+            password=labelstudio_template.password,
+            data_dir=data_dir,
+        )
+    finally:
+        server.stop_process_group(process.pid)
+
+
+@pytest.fixture
+def project_root(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    for name in ("raw", "schemas", "exports"):
+        (root / name).mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def server_settings(
+    labelstudio: LabelStudioServer, project_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings of `project_root` pointing at the session's server, whatever the shell holds."""
+    for key in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    # The session's server is not this root's local one: it is reached like a team server.
+    (project_root / ".env").write_text(
+        f"LABEL_STUDIO_URL={labelstudio.url}\nLABEL_STUDIO_API_KEY={labelstudio.token}\n",
+        encoding="utf-8",
+    )
+    return Settings.load(project_root)

@@ -1,0 +1,185 @@
+"""The command line, run as `python -m builder …` in a tmp root: output, errors and exit codes.
+
+No test here needs a Label Studio server: the sync tests point at a closed port on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builder.articles import load_article_files
+from builder.sentences import split_article
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = sorted((ROOT / "raw").glob("*.txt"))
+KEY = "secret-xyz-4711"
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_", "BUILDER_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "builder", *args],
+        cwd=root,
+        env={**clean, "BUILDER_ROOT": str(root), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "raw").mkdir()
+    return tmp_path
+
+
+# sentences ---------------------------------------------------------------------------------
+
+
+def test_sentences_prints_one_json_object_per_sentence(root: Path) -> None:
+    result = run(root, "sentences", *map(str, SAMPLES))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    objects = [json.loads(line) for line in lines]
+    expected = [s.to_dict() for a in load_article_files(SAMPLES).items for s in split_article(a)]
+    assert objects == expected
+    for obj in objects:
+        assert list(obj) == ["article_id", "sentence_id", "index", "kind", "start", "end", "text"]
+    assert {o["article_id"] for o in objects} == {p.stem for p in SAMPLES}
+    assert objects[0]["kind"] == "boilerplate"
+
+
+def test_sentences_reads_jsonl_too(root: Path) -> None:
+    path = root / "raw" / "a.jsonl"
+    path.write_text(
+        json.dumps({"id": "j1", "text": "Headline\n\nOne sentence. Two sentences."}) + "\n",
+        encoding="utf-8",
+    )
+    result = run(root, "sentences", str(path))
+    assert result.returncode == 0, result.stderr
+    assert [(o["kind"], o["text"]) for o in map(json.loads, result.stdout.splitlines())] == [
+        ("headline", "Headline"),
+        ("body", "One sentence."),
+        ("body", "Two sentences."),
+    ]
+
+
+def test_sentences_prints_the_good_file_and_names_the_bad_one(root: Path) -> None:
+    bad = root / "raw" / "broken.jsonl"
+    bad.write_text('{"id": "x", "text": "fine."}\n{"id": oops}\n', encoding="utf-8")
+    result = run(root, "sentences", str(SAMPLES[0]), str(bad))
+    assert result.returncode == 1
+    ids = {json.loads(line)["article_id"] for line in result.stdout.splitlines()}
+    assert ids == {SAMPLES[0].stem, "x"}
+    assert f"{bad}:2" in result.stderr
+    assert "broken JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sentences_names_an_empty_file(root: Path) -> None:
+    empty = root / "raw" / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    result = run(root, "sentences", str(empty), str(SAMPLES[1]))
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == len(
+        split_article(load_article_files([SAMPLES[1]]).items[0])
+    )
+    assert str(empty) in result.stderr and "empty file" in result.stderr
+
+
+def test_sentences_on_a_missing_file_fails_plainly(root: Path) -> None:
+    result = run(root, "sentences", str(root / "nope.txt"))
+    assert result.returncode == 1
+    assert "no such file" in result.stderr and "nope.txt" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+# sync without a server ---------------------------------------------------------------------
+
+
+def test_sync_with_an_empty_raw_dir_says_no_articles(root: Path) -> None:
+    port = closed_port()
+    result = run(
+        root,
+        "sync",
+        "--no-progress",
+        LABEL_STUDIO_URL=f"http://127.0.0.1:{port}",
+        LABEL_STUDIO_API_KEY=KEY,
+    )
+    assert result.returncode == 1
+    assert "no articles to sync" in result.stderr
+    assert str(root / "raw") in result.stderr
+    assert "fix:" in result.stderr
+    # It stops at the missing articles, before trying the server.
+    assert str(port) not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_sync_with_only_bad_articles_reports_them_and_no_articles(root: Path) -> None:
+    (root / "raw" / "bad.jsonl").write_text('{"id": "a b", "text": "x."}\n', encoding="utf-8")
+    result = run(
+        root,
+        "sync",
+        "--no-progress",
+        LABEL_STUDIO_URL=f"http://127.0.0.1:{closed_port()}",
+        LABEL_STUDIO_API_KEY=KEY,
+    )
+    assert result.returncode == 1
+    assert f"{root / 'raw' / 'bad.jsonl'}:1" in result.stderr
+    assert "no articles to sync" in result.stderr
+
+
+def test_sync_to_an_unreachable_server_names_the_address_and_hides_the_key(root: Path) -> None:
+    for sample in SAMPLES:
+        shutil.copy(sample, root / "raw" / sample.name)
+    url = f"http://127.0.0.1:{closed_port()}"
+    result = run(root, "sync", "--no-progress", LABEL_STUDIO_URL=url, LABEL_STUDIO_API_KEY=KEY)
+    assert result.returncode == 1
+    assert f"cannot reach Label Studio at {url}" in result.stderr
+    assert "LABEL_STUDIO_URL" in result.stderr  # the fix says what to check
+    assert "Traceback" not in result.stderr
+    assert KEY not in result.stdout
+    assert KEY not in result.stderr
+
+
+def test_sync_with_a_url_but_no_key_says_which_variable_is_missing(root: Path) -> None:
+    shutil.copy(SAMPLES[0], root / "raw" / SAMPLES[0].name)
+    result = run(root, "sync", "--no-progress", LABEL_STUDIO_URL="http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert "LABEL_STUDIO_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_main_returns_the_exit_code_and_prints_no_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from builder.cli import main
+
+    monkeypatch.setenv("BUILDER_ROOT", str(tmp_path))
+    monkeypatch.delenv("BUILDER_DEBUG", raising=False)
+    assert main(["sentences", str(tmp_path / "missing.txt")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: no such file")
+    assert "Traceback" not in captured.err
