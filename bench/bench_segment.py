@@ -174,7 +174,7 @@ def _table_line(row: dict) -> list[str]:
     )
     if row["note"]:
         timed += f" ({row['note']})"
-    return [row["splitter"], row["version"], *golden, f"{row['mb_per_s']:.1f}", timed]
+    return [row["splitter"], row["version"], *golden, f"{row['mb_per_s']:.2f}", timed]
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Unresolved items and their annotators' answers into adjudication tasks with predictions (pure)."""
+"""Unresolved items and their annotators' answers into adjudication tasks (a pure step)."""
 
 from __future__ import annotations
 

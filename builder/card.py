@@ -14,7 +14,7 @@ SPLITS = ("train", "test")
 
 def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
     configs, infos = [], []
-    for config, counts in manifest["counts"].items():
+    for config in manifest["counts"]:
         configs.append(
             {
                 "config_name": config,
@@ -68,7 +68,9 @@ def agreement_section(agreement: dict[str, Any]) -> list[str]:
     ]
     for project, report in agreement.items():
         alpha = report["krippendorff_alpha"]
-        lines.append(f"| `{QUESTIONS[project].name}` | {_figure(alpha['value'])} | {alpha['items']} |")
+        lines.append(
+            f"| `{QUESTIONS[project].name}` | {_figure(alpha['value'])} | {alpha['items']} |"
+        )
     lines += ["", "| question | annotators | Cohen's kappa | items |", "| --- | --- | --- | --- |"]
     for project, report in agreement.items():
         for kappa in report["pairwise_kappa"]:
@@ -99,7 +101,8 @@ def render_card(
         "",
         "Sentences from news articles labeled for check-worthy claims"
         + (" and for stance across outlets" if "stance" in manifest["counts"] else "")
-        + ", built with the fact-check annotation dataset builder from annotations made in Label Studio.",
+        + ", built with the fact-check annotation dataset builder from annotations made in "
+        "Label Studio.",
         "",
         "## Loading",
         "",
@@ -119,8 +122,9 @@ def render_card(
         lines.append(f"| `{config}` | " + " | ".join(str(counts[s]) for s in SPLITS) + " |")
     lines += [
         "",
-        "- `claims`: one row per labeled sentence, with its context, its label `claim` and how many "
-        "annotations it rests on (`num_annotations`, `agreement`: the share that gave the label).",
+        "- `claims`: one row per labeled sentence, with its context, its label `claim` and how "
+        "many annotations it rests on (`num_annotations`, and `agreement`: the share that gave "
+        "the label).",
     ]
     if "stance" in manifest["counts"]:
         lines.append(
@@ -128,8 +132,8 @@ def render_card(
             "article of the same story, with its label `stance`."
         )
     lines += [
-        "- `annotations`: one row per accepted annotation, for disagreement studies. Annotators are "
-        "pseudonymised (`annotator-<hash>`).",
+        "- `annotations`: one row per accepted annotation, for disagreement studies. Annotators "
+        "are pseudonymised (`annotator-<hash>`).",
         "",
         "## Labels",
         "",

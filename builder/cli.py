@@ -74,19 +74,37 @@ def cmd_labelstudio(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    from builder import __version__
+    from builder.articles import raw_files
     from builder.corpus import load_corpus
     from builder.labelstudio import LabelStudioClient
-    from builder.sync import ensure_project, sync_tasks
+    from builder.scheme import scheme_hash
+    from builder.sync import (
+        SyncState,
+        ensure_project,
+        inputs_fingerprint,
+        nothing_to_do,
+        sync_tasks,
+    )
     from builder.tasks import claim_tasks
 
-    corpus = load_corpus(settings)
-    report_problems(corpus.problems)
-    if not corpus.articles:
+    files = raw_files(settings.raw_dir)
+    if not files:
         raise BuilderError(
             f"no articles to sync in {settings.raw_dir}",
             fix="put .txt or .jsonl articles in raw/ (see README: Inputs)",
         )
-    tasks = claim_tasks(corpus)
+    state_path = settings.state_dir / "sync" / "claims.json"
+    inputs = inputs_fingerprint(files, scheme_hash(), __version__)
+    # raw/ as the last clean sync saw it: the corpus need not be read unless the server changed.
+    corpus = None if SyncState.load(state_path).inputs == inputs else load_corpus(settings)
+    if corpus is not None:
+        report_problems(corpus.problems)
+        if not corpus.articles:
+            raise BuilderError(
+                f"no articles to sync in {settings.raw_dir}",
+                fix="put .txt or .jsonl articles in raw/ (see README: Inputs)",
+            )
     client = LabelStudioClient(settings)
     client.check()
     info = ensure_project(
@@ -97,13 +115,21 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         force_config=args.force_config,
         annotations_per_task=settings.annotations_per_task,
     )
+    if corpus is None:
+        if nothing_to_do(client, info, state_path, inputs):
+            print(f"nothing new: raw/ and project {info.id} are as the last sync left them")
+            print(f"label them at {client.url}/projects/{info.id}/data")
+            return 0
+        corpus = load_corpus(settings)
+    tasks = claim_tasks(corpus)
     report = sync_tasks(
         client,
         info,
         tasks,
         "sentence_id",
-        settings.state_dir / "sync" / "claims.json",
+        state_path,
         progress=not args.no_progress,
+        inputs="" if corpus.problems else inputs,
     )
     print_sync_report(report, info.id, client.url, "sentence")
     return 1 if corpus.problems else 0
@@ -111,21 +137,35 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 
 def print_sync_report(report, project_id: int, url: str, unit: str) -> None:
     if report.imported:
-        print(f"imported {report.imported} new task(s) into project {project_id}; {report.already} already there")
+        print(
+            f"imported {report.imported} new task(s) into project {project_id}; "
+            f"{report.already} already there"
+        )
     else:
-        print(f"nothing new: all {report.already} {unit}(s) are already tasks of project {project_id}")
+        print(
+            f"nothing new: all {report.already} {unit}(s) are already tasks of project {project_id}"
+        )
     if report.gone_from_raw:
-        shown = ", ".join(report.gone_from_raw[:5]) + (" …" if len(report.gone_from_raw) > 5 else "")
-        print(f"{len(report.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ (kept, not deleted): {shown}")
+        shown = ", ".join(report.gone_from_raw[:5]) + (
+            " …" if len(report.gone_from_raw) > 5 else ""
+        )
+        print(
+            f"{len(report.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ "
+            f"(kept, not deleted): {shown}"
+        )
     if report.duplicated:
-        print(f"warning: {len(report.duplicated)} {unit}(s) have more than one task: " + ", ".join(report.duplicated[:5]), file=sys.stderr)
+        print(
+            f"warning: {len(report.duplicated)} {unit}(s) have more than one task: "
+            + ", ".join(report.duplicated[:5]),
+            file=sys.stderr,
+        )
     print(f"label them at {url}/projects/{project_id}/data")
 
 
 def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.adjudicate import ADJUDICATION_SUFFIX
     from builder.corpus import load_corpus
     from builder.labelstudio import LabelStudioClient
-    from builder.adjudicate import ADJUDICATION_SUFFIX
     from builder.pull import (
         ADJUDICATED,
         process_snapshot,
@@ -141,7 +181,9 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
 
     def known_pairs(tasks: list[dict]) -> set[str]:
         data = [t.get("data") or {} for t in tasks]
-        return {d["pair_id"] for d in data if "pair_id" in d and d.get("sentence_id") in known_sentences}
+        return {
+            d["pair_id"] for d in data if "pair_id" in d and d.get("sentence_id") in known_sentences
+        }
 
     client = LabelStudioClient(settings)
     client.check()
@@ -152,7 +194,10 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
     for question_project, title, known in projects:
         adjudication_title = title + ADJUDICATION_SUFFIX
         adjudication_name = ADJUDICATED.format(project=question_project)
-        for name, project_title in ((question_project, title), (adjudication_name, adjudication_title)):
+        for name, project_title in (
+            (question_project, title),
+            (adjudication_name, adjudication_title),
+        ):
             info = client.find_project(project_title)
             if info is None:
                 if name == "claims":
@@ -196,8 +241,8 @@ def print_counts(
 
 
 def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.corpus import load_corpus
     from builder.controls import load_controls
+    from builder.corpus import load_corpus
     from builder.dataset import build_dataset
     from builder.stance_dataset import stance_parts
     from builder.tasks import claim_tasks
@@ -256,7 +301,8 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
         client,
         "stance",
         settings.stance_project_title,
-        "Does the sentence support, contradict or discuss the target claim? Made by the fact-check dataset builder.",
+        "Does the sentence support, contradict or discuss the target claim? Made by the "
+        "fact-check dataset builder.",
         force_config=args.force_config,
         annotations_per_task=settings.annotations_per_task,
     )
@@ -372,7 +418,9 @@ def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
                 raise BuilderError(f"no project {title!r}", fix="run `make sync` first")
             continue
         task_of_item = {item: task for task, item in client.task_keys(info.id, key).items() if item}
-        wanted = [e for e in examples.get(name, []) if name == project or e["item_id"] in task_of_item]
+        wanted = [
+            e for e in examples.get(name, []) if name == project or e["item_id"] in task_of_item
+        ]
         added, already = add_example_annotations(client, project, info.id, task_of_item, wanted)
         print(f"{name}: example annotations (example data): added {added}, {already} already there")
     return 0

@@ -18,7 +18,7 @@ _validator = Draft202012Validator(CONTROL_SCHEMA)
 
 
 def load_controls(raw_dir: Path, known_sentences: set[str]) -> tuple[dict[str, str], list[Problem]]:
-    """sentence id -> known claim label; a bad line, an unknown or repeated sentence is a Problem."""
+    """sentence id -> known claim label; a bad line, unknown or repeated sentence is a Problem."""
     loaded = Loaded()
     path = raw_dir / CONTROLS_FILE
     if not path.is_file():
@@ -33,8 +33,8 @@ def load_controls(raw_dir: Path, known_sentences: set[str]) -> tuple[dict[str, s
                 Problem(
                     str(path),
                     line,
-                    f"unknown sentence_id {record['sentence_id']!r}: not a labeled sentence of raw/ "
-                    "(list them with `python -m builder sentences raw/*`)",
+                    f"unknown sentence_id {record['sentence_id']!r}: not a labeled sentence of "
+                    "raw/ (list them with `python -m builder sentences raw/*`)",
                 )
             )
         elif record["sentence_id"] in controls:
@@ -46,7 +46,9 @@ def load_controls(raw_dir: Path, known_sentences: set[str]) -> tuple[dict[str, s
     return controls, loaded.problems
 
 
-def control_accuracy(records: list[dict[str, Any]], controls: dict[str, str]) -> dict[str, dict[str, Any]]:
+def control_accuracy(
+    records: list[dict[str, Any]], controls: dict[str, str]
+) -> dict[str, dict[str, Any]]:
     """annotator -> their share of right answers on control items, and how many it rests on."""
     right: dict[str, int] = defaultdict(int)
     seen: dict[str, int] = defaultdict(int)

@@ -1,4 +1,4 @@
-"""Corpus, pulled records and labels into exports/<name>/: parquet per config and split, card, manifest."""
+"""Corpus, pulled records and labels into exports/<name>/: parquet files, card, manifest."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from builder import __version__
 from builder.aggregate import ItemLabel, aggregate, answer
 from builder.atomic import replace_dir, write_json, write_text
 from builder.card import render_card
-from builder.figures import annotator_confusion, label_distribution
-from builder.quality import agreement_for, confusion_for
 from builder.config import Settings
 from builder.corpus import Corpus
 from builder.features import features_for
+from builder.figures import annotator_confusion, label_distribution
 from builder.pull import project_records, pull_paths, read_summary
+from builder.quality import agreement_for, confusion_for
 from builder.scheme import SCHEME_VERSION, question_for, scheme_hash
 from builder.splits import assign_splits
 from builder.tasks import claim_tasks

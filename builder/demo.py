@@ -1,4 +1,4 @@
-"""The repository's example annotations onto the sample corpus's tasks, by two example annotators."""
+"""The repository's example annotations onto the sample corpus's tasks, by example users."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one module that talks to Label Studio: a small client over label-studio-sdk, errors made plain."""
+"""The one module that talks to Label Studio: a small client over its SDK, errors made plain."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ class LabelStudioClient:
         return keys
 
     def last_task_id(self, project_id: int) -> int | None:
-        """The newest task's id: with the task count, it tells whether tasks were added or deleted."""
+        """The newest task's id: with the task count, it tells if tasks were added or deleted."""
         query = json.dumps({"ordering": ["-tasks:id"]})
         with plain_errors(self.url):
             page = self._sdk.tasks.list(project=project_id, include="id", page_size=1, query=query)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from builder.atomic import write_bytes, write_json, write_jsonl, write_new
 from builder.config import Settings
 from builder.validate import Validated, parse_export, validate_export
-
 
 # Changes are looked for from a little before the last export, so none falls between two pulls;
 # a task seen twice simply replaces itself.
@@ -120,7 +119,8 @@ def since_last_pull(paths: PullPaths, project_id: int, full: bool) -> str | None
 def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    # Only "\n" ends a record: str.splitlines would also cut at U+2028 inside a JSON string.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
 
 
 def read_summary(path: Path) -> dict[str, Any] | None:

@@ -1,21 +1,19 @@
-"""Accepted records into quality figures: agreement per question, per-annotator speed and accuracy."""
+"""Accepted records into quality figures: agreement, per-annotator speed and accuracy."""
 
 from __future__ import annotations
 
 from statistics import median
 from typing import Any
 
-from builder.agreement import Rating, agreement_report, confusion_between_annotators
 from builder.aggregate import answer, latest_per_annotator
+from builder.agreement import Rating, agreement_report, confusion_between_annotators
 from builder.controls import control_accuracy
 from builder.scheme import question_for
 
 
 def ratings_of(records: list[dict[str, Any]]) -> list[Rating]:
     """The annotators' own answers (adjudications left out: they are not a second opinion)."""
-    return [
-        Rating(r["item_id"], r["annotator"], answer(r)) for r in latest_per_annotator(records)
-    ]
+    return [Rating(r["item_id"], r["annotator"], answer(r)) for r in latest_per_annotator(records)]
 
 
 def agreement_for(project: str, records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The label scheme, declared once; the Label Studio configs, JSON Schemas and Features derive from it."""
+"""The label scheme, declared once: Label Studio configs, JSON Schemas, Features come from it."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ CLAIM = Question(
         Label(
             "checkworthy",
             "Verifiable and worth checking: numbers, events, causes, who said what.",
-            "“At the attack on Sunday, five people were killed, according to the local government.”",
+            "“On Sunday, five people were killed, according to the local government.”",
         ),
     ),
 )

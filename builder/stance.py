@@ -1,4 +1,4 @@
-"""Claim labels, user claims and the corpus into stance targets and candidate pairs (a pure step)."""
+"""Claim labels, user claims and the corpus into stance targets and candidate pairs."""
 
 from __future__ import annotations
 
@@ -147,9 +147,12 @@ def _candidate_pool(target: Target, tasks: list[dict[str, Any]]) -> list[int]:
         if target.story_id is not None:
             if task["story_id"] != target.story_id:
                 continue
-        elif not task["date"] or not target.date or abs(
-            (date.fromisoformat(task["date"]) - date.fromisoformat(target.date)).days
-        ) > MAX_DAYS:
+        elif (
+            not task["date"]
+            or not target.date
+            or abs((date.fromisoformat(task["date"]) - date.fromisoformat(target.date)).days)
+            > MAX_DAYS
+        ):
             continue
         pool.append(index)
     return pool
@@ -177,7 +180,9 @@ def candidate_pairs(
         if not pool:
             continue
         scores = (task_vectors[pool] @ target_vectors[row].T).toarray().ravel()
-        ranked = sorted(zip(scores, pool, strict=True), key=lambda s: (-s[0], tasks[s[1]]["sentence_id"]))
+        ranked = sorted(
+            zip(scores, pool, strict=True), key=lambda s: (-s[0], tasks[s[1]]["sentence_id"])
+        )
         for score, index in ranked[:top_k]:
             if score >= min_similarity:
                 task = tasks[index]

@@ -1,4 +1,4 @@
-"""The server's projects and the last pulls into a progress and quality report, as tables or JSON."""
+"""The server's projects and the last pulls into a progress and quality report (tables, JSON)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def project_status(
     status["rejected"] = counts.get("rejected", 0) + adjudicated.get("rejected", 0)
     status["unresolved"] = sorted(i for i, item in labels.items() if item.label is None)
     status["adjudicated"] = sum(1 for item in labels.values() if item.resolved_by == "ground_truth")
-    status["last_pull"] = (read_summary(pull_paths(settings, project).summary) or {}).get("snapshot")
+    status["last_pull"] = (read_summary(pull_paths(settings, project).summary) or {}).get(
+        "snapshot"
+    )
     status["agreement"] = agreement_for(project, records)
     status["annotators"] = annotator_table(project, records, controls)
     return status
@@ -89,9 +91,27 @@ def render(report: dict[str, Any]) -> str:
     lines = []
     if report["server_error"]:
         lines += [f"server: {report['server_error']} (task counts unknown)", ""]
-    headers = ["project", "tasks", "labeled", "unlabeled", "skipped", "rejected", "unresolved", "adjudicated"]
+    headers = [
+        "project",
+        "tasks",
+        "labeled",
+        "unlabeled",
+        "skipped",
+        "rejected",
+        "unresolved",
+        "adjudicated",
+    ]
     rows = [
-        [p["project"], p["tasks"], p["labeled"], p["unlabeled"], p["skipped"], p["rejected"], len(p["unresolved"]), p["adjudicated"]]
+        [
+            p["project"],
+            p["tasks"],
+            p["labeled"],
+            p["unlabeled"],
+            p["skipped"],
+            p["rejected"],
+            len(p["unresolved"]),
+            p["adjudicated"],
+        ]
         for p in report["projects"]
     ]
     lines += table(headers, rows)
@@ -99,7 +119,11 @@ def render(report: dict[str, Any]) -> str:
         if not p["annotators"]:
             continue
         alpha = p["agreement"]["krippendorff_alpha"]
-        lines += ["", f"{p['project']}: Krippendorff's alpha {_cell(alpha['value'])} over {alpha['items']} items"]
+        lines += [
+            "",
+            f"{p['project']}: Krippendorff's alpha {_cell(alpha['value'])} "
+            f"over {alpha['items']} items",
+        ]
         for kappa in p["agreement"]["pairwise_kappa"]:
             lines.append(
                 f"  Cohen's kappa {kappa['annotator_a']} / {kappa['annotator_b']}: "

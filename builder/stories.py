@@ -34,9 +34,9 @@ def similar_pairs(articles: Sequence[Article], min_similarity: float = MIN_SIMIL
     similarity = (matrix @ matrix.T).tocoo()  # rows are L2-normalised: this is the cosine
     pairs = []
     for i, j, value in zip(similarity.row, similarity.col, similarity.data, strict=True):
-        if i < j and value >= min_similarity:
-            if _days_apart(articles[i].date, articles[j].date) <= MAX_DAYS:
-                pairs.append((int(i), int(j)))
+        close = i < j and _days_apart(articles[i].date, articles[j].date) <= MAX_DAYS
+        if close and value >= min_similarity:
+            pairs.append((int(i), int(j)))
     return pairs
 
 

@@ -50,6 +50,7 @@ class SyncState:
     task_count: int = -1
     last_task_id: int | None = None
     tasks: dict[str, int] = field(default_factory=dict)
+    inputs: str = ""  # fingerprint of raw/, scheme and builder of the last clean sync
 
     @classmethod
     def load(cls, path: Path) -> SyncState:
@@ -64,6 +65,7 @@ class SyncState:
                 raw["task_count"],
                 raw["last_task_id"],
                 raw["tasks"],
+                raw.get("inputs", ""),
             )
         except (ValueError, KeyError, TypeError):
             return cls(path)  # A damaged cache only costs a full listing.
@@ -77,6 +79,7 @@ class SyncState:
                 "task_count": self.task_count,
                 "last_task_id": self.last_task_id,
                 "tasks": self.tasks,
+                "inputs": self.inputs,
             },
         )
 
@@ -142,10 +145,24 @@ def ensure_project(
     return client.project(info.id)
 
 
-def current_tasks(
-    client: LabelStudioClient, state: SyncState, info: ProjectInfo, key: str
-) -> tuple[dict[str, list[int]], bool]:
-    """item id -> task ids on the server; from the cache when the server shows no change."""
+def inputs_fingerprint(paths: list[Path], *extra: str) -> str:
+    """Changes when a file is added, removed, resized or touched, or when `extra` changes."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        stat = path.stat()
+        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for value in extra:
+        digest.update(value.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def server_unchanged(
+    client: LabelStudioClient, state: SyncState, info: ProjectInfo
+) -> tuple[bool, int | None]:
+    """Whether the project is as the last sync left it: same tasks count and newest task.
+
+    Task ids only grow, so a task deleted or added by hand changes one of the two.
+    """
     last_id = client.last_task_id(info.id) if info.task_count else None
     unchanged = (
         state.server == client.url
@@ -154,6 +171,24 @@ def current_tasks(
         and state.last_task_id == last_id
         and len(state.tasks) == info.task_count
     )
+    return unchanged, last_id
+
+
+def nothing_to_do(
+    client: LabelStudioClient, info: ProjectInfo, state_path: Path, inputs: str
+) -> bool:
+    """True when neither the inputs nor the project changed since the last clean sync."""
+    state = SyncState.load(state_path)
+    if not inputs or state.inputs != inputs:
+        return False
+    return server_unchanged(client, state, info)[0]
+
+
+def current_tasks(
+    client: LabelStudioClient, state: SyncState, info: ProjectInfo, key: str
+) -> tuple[dict[str, list[int]], bool]:
+    """item id -> task ids on the server; from the cache when the server shows no change."""
+    unchanged, last_id = server_unchanged(client, state, info)
     if unchanged:
         return {item: [task] for item, task in state.tasks.items()}, False
     by_item: dict[str, list[int]] = {}
@@ -174,6 +209,7 @@ def sync_tasks(
     state_path: Path,
     progress: bool = True,
     predictions: dict[str, list[dict[str, Any]]] | None = None,
+    inputs: str = "",
 ) -> SyncReport:
     """Import the tasks whose `key` the project lacks; never touch a task already there.
 
@@ -220,6 +256,7 @@ def sync_tasks(
         report.imported += len(batch)
         bar.update(len(batch))
     bar.close()
-    if listed or not new:
-        state.save()
+    # Only a clean sync may let the next one skip reading raw/ (see nothing_to_do).
+    state.inputs = inputs
+    state.save()
     return report

@@ -44,7 +44,7 @@ def annotator_of(annotation: dict[str, Any]) -> str:
 
 
 def answers_of(result: list[dict[str, Any]]) -> dict[str, Any]:
-    """Control name -> chosen values; every control the result names is kept, so unknown ones show."""
+    """Control name -> chosen values; every control named is kept, so unknown ones show."""
     answers: dict[str, Any] = {}
     for item in result:
         name = str(item.get("from_name", ""))

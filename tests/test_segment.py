@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,22 @@ def test_spans_round_trip_on_golden_cases() -> None:
             assert_exact_spans(padded, language)
             shifted = [(start + 3, end + 3) for start, end in split_spans(case["text"], language)]
             assert split_spans(padded, language) == shifted
+
+
+def test_spans_round_trip_on_random_text() -> None:
+    pieces = (
+        "U.S.", "Mr.", "Inc.", "a.m.", "e.g.", "No.", "Sept.", "I.", "1.", "1)", "5", "The", "the",
+        ".", "..", "...", ". . .", "…", "!", "?!", "“", "”", '"', "'", "(", ")", "»", " »", "¿",
+        "•", "—", "left.Then", "x@example.com", "https://a.org/b.C", " ", "\n", "\t", "\xa0",
+    )  # fmt: skip
+    generator = random.Random(0)
+    for _ in range(3000):
+        text = "".join(
+            generator.choice(pieces) + generator.choice(("", " "))
+            for _ in range(generator.randint(0, 25))
+        )
+        for language in ("en", "de", "fr"):
+            assert_exact_spans(text, language)
 
 
 def test_spans_are_offsets_into_the_text() -> None:
