@@ -18,12 +18,12 @@ help:
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(PY) -m pip install -qq --disable-pip-version-check -e '.[dev,bench]'
 	@touch $@
 
 $(LS_VENV)/.installed:
 	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
-	$(LS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'label-studio==$(LABEL_STUDIO_VERSION)'
+	$(LS_VENV)/bin/python -m pip install -qq --disable-pip-version-check 'label-studio==$(LABEL_STUDIO_VERSION)'
 	@touch $@
 
 ## install: create the project's venv and, apart, Label Studio's (idempotent)

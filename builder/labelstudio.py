@@ -167,29 +167,40 @@ class LabelStudioClient:
         an ISO time of the server's), with every kind of annotation; and the export's own time."""
         with plain_errors(self.url):
             task_filter: dict[str, Any] = {"only_with_annotations": True}
+            view_id = None
             if since is not None:
-                task_filter["view"] = self._changed_view(project_id, since)
-            export = self._sdk.projects.exports.create(
-                project_id,
-                title=f"builder pull {time.strftime('%Y-%m-%dT%H:%M:%S')}",
-                task_filter_options=task_filter,
-                annotation_filter_options={"usual": True, "ground_truth": True, "skipped": True},
-                serialization_options={"annotations__completed_by": {"only_id": False}},
-            )
-            deadline = time.monotonic() + TIMEOUT_SECONDS
-            while export.status not in ("completed", "failed"):
-                if time.monotonic() > deadline:
-                    raise BuilderError(f"export {export.id} of project {project_id} timed out")
-                time.sleep(0.1)
-                export = self._sdk.projects.exports.get(project_id, export.id)
-            if export.status == "failed":
-                raise BuilderError(f"Label Studio failed to export project {project_id}")
-            data = b"".join(
-                self._sdk.projects.exports.download(project_id, export.id, export_type="JSON")
-            )
-            # The server's clock, not ours, says from when the next pull must look.
-            created = export.created_at.isoformat() if export.created_at else ""
-            return data, created
+                view_id = self._changed_view(project_id, since)
+                task_filter["view"] = view_id
+            try:
+                return self._export(project_id, task_filter)
+            finally:
+                # The view would show up as a tab in the project's Data Manager: remove it.
+                if view_id is not None:
+                    self._sdk.views.delete(view_id)
+
+    def _export(self, project_id: int, task_filter: dict[str, Any]) -> tuple[bytes, str]:
+        """One export snapshot, waited for and downloaded."""
+        export = self._sdk.projects.exports.create(
+            project_id,
+            title=f"builder pull {time.strftime('%Y-%m-%dT%H:%M:%S')}",
+            task_filter_options=task_filter,
+            annotation_filter_options={"usual": True, "ground_truth": True, "skipped": True},
+            serialization_options={"annotations__completed_by": {"only_id": False}},
+        )
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while export.status not in ("completed", "failed"):
+            if time.monotonic() > deadline:
+                raise BuilderError(f"export {export.id} of project {project_id} timed out")
+            time.sleep(0.1)
+            export = self._sdk.projects.exports.get(project_id, export.id)
+        if export.status == "failed":
+            raise BuilderError(f"Label Studio failed to export project {project_id}")
+        data = b"".join(
+            self._sdk.projects.exports.download(project_id, export.id, export_type="JSON")
+        )
+        # The server's clock, not ours, says from when the next pull must look.
+        created = export.created_at.isoformat() if export.created_at else ""
+        return data, created
 
     def user_id(self, email: str, first_name: str = "") -> int:
         """The id of the user with this e-mail, created (without a login) if missing."""

@@ -122,7 +122,7 @@ def init_data_dir(data_dir: Path, email: str, password: str, token: str) -> None
         env["LABEL_STUDIO_PASSWORD"] = password
         env["LABEL_STUDIO_USER_TOKEN"] = token
         command = [str(label_studio_bin()), "init", "-q", "--username", email]
-        command.append("--enable-legacy-api-token")
+        command += ["--enable-legacy-api-token"]
         try:
             result = subprocess.run(
                 command,
