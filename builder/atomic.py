@@ -6,14 +6,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so a reader sees the old file or the new one, never half of one."""
-    path = Path(path)
+def _publish(path: Path, data: bytes, move: Callable[[str, Path], None]) -> None:
+    """Write `data` to a synced temporary file beside `path`, then `move` it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -21,10 +20,14 @@ def write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
+        move(tmp_name, path)
+    finally:
         Path(tmp_name).unlink(missing_ok=True)
-        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so a reader sees the old file or the new one, never half of one."""
+    _publish(Path(path), data, os.replace)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -42,19 +45,9 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
 
 def write_new(path: Path, data: bytes) -> Path:
     """Write `data` to `path` only if nothing is there yet; never overwrites (pulls keep all)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # os.link fails if the target exists, so an earlier file is never replaced.
-        os.link(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return path
+    # os.link fails if the target exists, so an earlier file is never replaced.
+    _publish(Path(path), data, os.link)
+    return Path(path)
 
 
 def replace_dir(staging: Path, target: Path) -> None:

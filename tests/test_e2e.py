@@ -165,15 +165,10 @@ def load(root: Path, config: str, cache: Path) -> Any:
 # Talking to the server as annotators do ------------------------------------------------------
 
 
-def choice(label: str, name: str = "claim", *more: str) -> list[dict[str, Any]]:
+def choice(*labels: str, name: str = "claim") -> list[dict[str, Any]]:
     """A result as the UI sends it for a Choices control."""
     return [
-        {
-            "from_name": name,
-            "to_name": "text",
-            "type": "choices",
-            "value": {"choices": [label, *more]},
-        }
+        {"from_name": name, "to_name": "text", "type": "choices", "value": {"choices": [*labels]}}
     ]
 
 
@@ -292,7 +287,7 @@ def walk(
     sync_output = ok(root, "sync", "--no-progress")
     project = api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])
     task = api.task_of(project["id"])
-    a, b, admin = api.user(labelstudio, "annotator-a"), api.user(labelstudio, "annotator-b"), None
+    a, b = api.user(labelstudio, "annotator-a"), api.user(labelstudio, "annotator-b")
     admin = api.admin()
     valid: list[int] = []
     invalid: dict[int, tuple[int, str, str]] = {}
@@ -327,8 +322,8 @@ def walk(
         invalid[annotation] = (task[sentence], who.email, what)
 
     bad(MOSCOW, b, choice("bogus"), "label not in the scheme")
-    bad(SINCE_2023, a, choice("checkworthy", "claim", "no_claim"), "two choices")
-    bad(SINCE_2023, b, choice("checkworthy", "verdict"), "a control the config lacks")
+    bad(SINCE_2023, a, choice("checkworthy", "no_claim"), "two choices")
+    bad(SINCE_2023, b, choice("checkworthy", name="verdict"), "a control the config lacks")
     skipped = [api.annotate(task[OFFICE], [], b, was_cancelled=True)]
 
     pull_output = ok(root, "pull")

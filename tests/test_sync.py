@@ -637,7 +637,7 @@ def test_a_killed_sync_ends_with_exactly_one_task_per_sentence(root: Path, api: 
         ("batch", 0.3, "corrupt"),  # in the middle of the next batch, the state file corrupt
         ("batch", 0.1, "delete"),  # and without any state file
     ]
-    partial = 0
+    partial, log = 0, []
     for when, delay, damage in plan:
         if damage == "corrupt" and state.exists():
             state.write_text('{"server": "http://elsewhere", "tasks": {', encoding="utf-8")
@@ -645,11 +645,12 @@ def test_a_killed_sync_ends_with_exactly_one_task_per_sentence(root: Path, api: 
             state.unlink(missing_ok=True)
         running, count = kill_sync(root, api, total, when, delay)
         partial += running and 0 < count < total
+        log.append((when, delay, damage, running, count))
         project_id = api.project_id(title_of(root))
         if project_id:
             settle(api, project_id)
     # Most kills must have hit a sync in the middle of its import, or this tests nothing.
-    assert partial >= 3, f"only {partial} kill(s) hit a partial import"
+    assert partial >= 3, f"only {partial} kill(s) hit a partial import: {log}"
 
     out = synced(root)
     assert "imported" in out
