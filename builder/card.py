@@ -14,12 +14,15 @@ SPLITS = ("train", "test")
 
 def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
     configs, infos = [], []
-    for config in manifest["counts"]:
+    for config, counts in manifest["counts"].items():
+        # `datasets` refuses to load a declared split without rows ("corresponds to no data"),
+        # and with it the whole config: declare only the splits that have rows.
+        splits = [split for split in SPLITS if counts.get(split)] or list(SPLITS)
         configs.append(
             {
                 "config_name": config,
                 "data_files": [
-                    {"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in SPLITS
+                    {"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in splits
                 ],
             }
         )

@@ -321,6 +321,7 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
     from builder.adjudicate import ADJUDICATION_SUFFIX, adjudications
     from builder.aggregate import aggregate
+    from builder.controls import load_controls
     from builder.corpus import load_corpus
     from builder.labelstudio import LabelStudioClient
     from builder.pull import project_records
@@ -343,6 +344,9 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
         if project == "claims":
             key = "sentence_id"
             task_of_item = {t["sentence_id"]: t for t in claim_tasks(corpus)}
+            # Control items have a known answer: nothing there for an adjudicator to settle.
+            controls, _ = load_controls(settings.raw_dir, set(task_of_item))
+            task_of_item = {i: t for i, t in task_of_item.items() if i not in controls}
         else:
             key = "pair_id"
             task_of_item = pair_data(settings)

@@ -9,6 +9,9 @@ from pathlib import Path
 from builder.errors import BuilderError
 
 DEFAULT_PORT = 8080
+# Label Studio refuses a project title over 50 characters, and the adjudication project's title
+# is the claims (or stance) title plus " · adjudication" (builder/adjudicate.py): both must fit.
+MAX_PROJECT_TITLE = 50 - len(" · adjudication")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -16,17 +19,36 @@ def read_dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     if not path.is_file():
         return values
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # utf-8-sig: an editor's byte order mark must not become part of the first key.
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
         key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
+        values[key] = _dotenv_value(value.strip())
     return values
+
+
+def _dotenv_value(value: str) -> str:
+    """A quoted value is what is inside its quotes; an unquoted one ends at a " #" comment."""
+    if value[:1] in ("'", '"'):
+        end = value.find(value[0], 1)
+        if end > 0:
+            return value[1:end]
+        return value
+    for mark in (" #", "\t#"):
+        if mark in value:
+            value = value[: value.index(mark)]
+    return value.strip()
+
+
+def _whole_number(raw: str, name: str) -> int:
+    """A setting that must be a whole number ≥ 1 ("²".isdigit() is true, but int() refuses it)."""
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if value < 1:
+        raise BuilderError(f"{name}={raw!r} must be a whole number ≥ 1")
+    return value
 
 
 class Secret:
@@ -101,9 +123,12 @@ class Settings:
     def port(self) -> int:
         raw = self.get("LABEL_STUDIO_PORT", str(DEFAULT_PORT))
         try:
-            return int(raw)
-        except ValueError as exc:
-            raise BuilderError(f"LABEL_STUDIO_PORT={raw!r} is not a port number") from exc
+            port = int(raw)
+        except ValueError:
+            port = 0
+        if not 1 <= port <= 65535:
+            raise BuilderError(f"LABEL_STUDIO_PORT={raw!r} is not a port number (1-65535)")
+        return port
 
     @property
     def server_url(self) -> str:
@@ -117,8 +142,9 @@ class Settings:
             key = self.get("LOCAL_LABEL_STUDIO_TOKEN")
             if not key:
                 raise BuilderError(
-                    "no API key for the local Label Studio",
-                    fix="start it once with `make labelstudio` (it writes the key to .env)",
+                    "no API key for the local Label Studio: LOCAL_LABEL_STUDIO_TOKEN is not set",
+                    fix="start it once with `make labelstudio` (it writes LOCAL_LABEL_STUDIO_TOKEN "
+                    "to .env), or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for a team server",
                 )
             return Secret(key)
         key = self.get("LABEL_STUDIO_API_KEY")
@@ -132,11 +158,21 @@ class Settings:
     # Projects and dataset ------------------------------------------------------------------
     @property
     def claims_project_title(self) -> str:
-        return self.get("CLAIMS_PROJECT_TITLE", "Fact-check claims")
+        return self._project_title("CLAIMS_PROJECT_TITLE", "Fact-check claims")
 
     @property
     def stance_project_title(self) -> str:
-        return self.get("STANCE_PROJECT_TITLE", "Fact-check stance")
+        return self._project_title("STANCE_PROJECT_TITLE", "Fact-check stance")
+
+    def _project_title(self, key: str, default: str) -> str:
+        title = self.get(key, default)
+        if len(title) > MAX_PROJECT_TITLE:
+            raise BuilderError(
+                f"{key}={title!r} is {len(title)} characters long; at most {MAX_PROJECT_TITLE} "
+                "fit (Label Studio allows 50, and the adjudication project adds ' · adjudication')",
+                fix=f"set a shorter {key}",
+            )
+        return title
 
     @property
     def dataset_name(self) -> str:
@@ -166,17 +202,11 @@ class Settings:
 
     @property
     def annotations_per_task(self) -> int:
-        raw = self.get("ANNOTATIONS_PER_TASK", "1")
-        if not raw.isdigit() or int(raw) < 1:
-            raise BuilderError(f"ANNOTATIONS_PER_TASK={raw!r} must be a whole number ≥ 1")
-        return int(raw)
+        return _whole_number(self.get("ANNOTATIONS_PER_TASK", "1"), "ANNOTATIONS_PER_TASK")
 
     @property
     def stance_top_k(self) -> int:
-        raw = self.get("STANCE_TOP_K", "3")
-        if not raw.isdigit() or int(raw) < 1:
-            raise BuilderError(f"STANCE_TOP_K={raw!r} must be a whole number ≥ 1")
-        return int(raw)
+        return _whole_number(self.get("STANCE_TOP_K", "3"), "STANCE_TOP_K")
 
     @property
     def stance_min_similarity(self) -> float:

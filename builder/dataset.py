@@ -178,7 +178,12 @@ def build_dataset(
         name: read_summary(pull_paths(settings, name).summary)
         for name in ("claims", "claims-adjudication", "stance", "stance-adjudication")
     }
-    unresolved = {"claims": sorted(i for i, lab in claim_labels.items() if lab.label is None)}
+    # A control item's answer is known, so a tie of its annotators leaves nothing unresolved.
+    unresolved = {
+        "claims": sorted(
+            i for i, lab in claim_labels.items() if lab.label is None and i not in controls
+        )
+    }
     if stance is not None:
         rows["stance"] = stance.rows
         story_of_item.update(stance.story_of_pair)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -53,6 +54,16 @@ def plain_errors(url: str) -> Iterator[None]:
         raise BuilderError(
             f"Label Studio at {url} answered HTTP {exc.status_code}: {body}"
         ) from None
+
+
+def data_manager_time(when: str) -> str:
+    """An ISO time as the Data Manager's filters take it (UTC, microseconds, "Z"). Any other
+    form (such as the "+00:00" of an export's created_at) fails the filter: the tasks list
+    answers HTTP 500 and an export with that view silently exports every task."""
+    moment = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LabelStudioClient:
@@ -151,7 +162,7 @@ class LabelStudioClient:
                         "filter": "filter:tasks:updated_at",
                         "operator": "greater",
                         "type": "Datetime",
-                        "value": since,
+                        "value": data_manager_time(since),
                     }
                 ],
             },

@@ -74,6 +74,18 @@ def pair_id(target_id: str, sentence_id: str) -> str:
     return f"pair-{digest}"
 
 
+def _claim_problems(record: dict[str, Any]) -> list[str]:
+    """Schema errors of a user claim, the "story_id or date" rule said plainly (jsonschema's
+    anyOf message only repeats the whole record)."""
+    errors = schema_problems(_claim_validator, record)
+    if "story_id" not in record and "date" not in record:
+        errors = [
+            e for e in errors if not e.endswith("is not valid under any of the given schemas")
+        ]
+        errors.append("$: needs a story_id or a date (they say which articles to pair it with)")
+    return errors
+
+
 def load_user_claims(raw_dir: Path) -> Loaded:
     """raw/claims.jsonl, each line checked against the claim schema; bad lines are Problems."""
     loaded = Loaded()
@@ -82,7 +94,7 @@ def load_user_claims(raw_dir: Path) -> Loaded:
         return loaded
     seen: dict[str, int] = {}
     for record, line in iter_records(path, loaded):
-        errors = schema_problems(_claim_validator, record)
+        errors = _claim_problems(record)
         if errors:
             loaded.problems.extend(Problem(str(path), line, error) for error in errors)
         elif record["claim_id"] in seen:

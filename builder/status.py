@@ -35,13 +35,16 @@ def project_status(
             status["server"] = {"url": client.url, "project_id": info.id}
             status["tasks"] = info.task_count
     status.setdefault("tasks", None)
-    status["labeled"] = sum(1 for item in labels.values() if item.label is not None)
+    known = controls or {}  # control items: their answer is known, even when annotators tie
+    status["labeled"] = sum(1 for i, item in labels.items() if item.label is not None or i in known)
     status["unlabeled"] = (
         max(status["tasks"] - len(labels), 0) if status["tasks"] is not None else None
     )
     status["skipped"] = counts.get("skipped", 0) + adjudicated.get("skipped", 0)
     status["rejected"] = counts.get("rejected", 0) + adjudicated.get("rejected", 0)
-    status["unresolved"] = sorted(i for i, item in labels.items() if item.label is None)
+    status["unresolved"] = sorted(
+        i for i, item in labels.items() if item.label is None and i not in known
+    )
     status["adjudicated"] = sum(1 for item in labels.values() if item.resolved_by == "ground_truth")
     status["last_pull"] = (read_summary(pull_paths(settings, project).summary) or {}).get(
         "snapshot"
@@ -80,7 +83,7 @@ def _cell(value: Any) -> str:
 
 def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]

@@ -218,6 +218,8 @@ def sync_tasks(
     """
     predictions = predictions or {}
     state = SyncState.load(state_path)
+    # A state saved mid-import (a kill between batches) must not vouch for raw/.
+    state.inputs = ""
     existing, listed = current_tasks(client, state, info, key)
     report = SyncReport(project_id=info.id, listed_from_server=listed)
     report.duplicated = sorted(item for item, ids in existing.items() if len(ids) > 1)

@@ -40,7 +40,9 @@ COUNTS = re.compile(
     r"(?P<rejected>\d+) \+ skipped (?P<skipped>\d+)",
     re.MULTILINE,
 )
-SAVED = re.compile(r"^(?P<project>[\w-]+): saved the export of (?P<what>.+) as (?P<path>\S+)$", re.M)
+SAVED = re.compile(
+    r"^(?P<project>[\w-]+): saved the export of (?P<what>.+) as (?P<path>\S+)$", re.M
+)
 
 # Sentences of the two sample articles (one story, so the splits are by article).
 A0 = "000_a8b5c246d29d0359"
@@ -111,8 +113,9 @@ def make_root(
     lines = {
         "LABEL_STUDIO_URL": labelstudio.url,
         "LABEL_STUDIO_API_KEY": labelstudio.token,
-        "CLAIMS_PROJECT_TITLE": f"{tag} claims {unique}",
-        "STANCE_PROJECT_TITLE": f"{tag} stance {unique}",
+        # Short enough for " · adjudication" to fit in Label Studio's 50 characters.
+        "CLAIMS_PROJECT_TITLE": f"{tag[:18]} claims {unique}",
+        "STANCE_PROJECT_TITLE": f"{tag[:18]} stance {unique}",
         **(extra_env or {}),
     }
     (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in lines.items()), encoding="utf-8")
@@ -215,7 +218,9 @@ class Api:
         return matches[0]
 
     def has_project(self, title: str) -> bool:
-        return any(p["title"] == title for p in self.get("/api/projects/", page_size=1000)["results"])
+        return any(
+            p["title"] == title for p in self.get("/api/projects/", page_size=1000)["results"]
+        )
 
     def tasks(self, project_id: int) -> list[dict[str, Any]]:
         return self.get("/api/tasks/", project=project_id, page_size=10000)["tasks"]
@@ -302,9 +307,7 @@ def walk(
     label(LAST_TIME, b, "not_checkworthy")
     label(PENTAGON, a, "not_checkworthy")  # a tie settled by the adjudicator's ground truth
     label(PENTAGON, b, "no_claim")
-    valid.append(
-        api.annotate(task[PENTAGON], choice("not_checkworthy"), admin, ground_truth=True)
-    )
+    valid.append(api.annotate(task[PENTAGON], choice("not_checkworthy"), admin, ground_truth=True))
     label(HEADLINE, a, "no_claim")
     label(HEADLINE, b, "no_claim")
     label(HEIGHT, a, "checkworthy")
@@ -425,11 +428,11 @@ def test_sync_annotate_pull_dataset_load(walk: Walk, tmp_path: Path) -> None:
     assert names == CLAIM.names == ["no_claim", "not_checkworthy", "checkworthy"]
     rows = {r["sentence_id"]: (split, r) for split in claims for r in claims[split]}
     assert sorted(rows) == sorted(WALK_LABELS)
-    for sentence, (label, resolved_by, annotations, agreement) in WALK_LABELS.items():
+    for sentence, (label, resolved_by, how_many, agreement) in WALK_LABELS.items():
         _, row = rows[sentence]
         assert names[row["claim"]] == label, sentence
         assert row["resolved_by"] == resolved_by, sentence
-        assert row["num_annotations"] == annotations, sentence
+        assert row["num_annotations"] == how_many, sentence
         assert row["agreement"] == pytest.approx(agreement), sentence
         assert row["control"] is False
         assert row["text"] and row["article_id"] == sentence.split("-")[0]
@@ -494,9 +497,9 @@ def test_status_text_and_json(walk: Walk) -> None:
         "unresolved": "1",
         "adjudicated": "2",
     }
-    for email, annotations in per_annotator.items():
+    for email, how_many in per_annotator.items():
         line = next(line for line in lines if line.startswith(email))
-        assert line.split()[1] == str(annotations)
+        assert line.split()[1] == str(how_many)
     assert f"unresolved: {LAST_TIME}" in text
 
 

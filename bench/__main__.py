@@ -1,0 +1,647 @@
+"""`python -m bench`: every figure of issue 6 against its baseline, one run, a table of medians."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from label_studio_sdk import LabelStudio
+
+from bench import server as bench_server
+from bench.workload import (
+    Articles,
+    child_environment,
+    claim_result,
+    copy_root,
+    make_articles,
+    make_root,
+    say,
+    synthetic_export,
+    task_payloads,
+    write_jsonl,
+)
+from builder.scheme import labeling_config, question_for
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.md"
+SDK_TIMEOUT = 900  # seconds: big imports and exports outlast the SDK's 60 s default
+IMPORT_BATCH = 1000
+LIST_PAGE_SIZE = 1000
+MEMORY_LIMIT_MB = 1536
+
+
+@dataclass(frozen=True)
+class Sizes:
+    tasks: int  # tasks of the big project (figures 1-5)
+    new_tasks: int  # new sentences of figure 3
+    annotated: int  # annotations on the big pull project (figure 4)
+    new_annotations: int  # added before figure 5's pull
+    offline_tasks: int  # tasks of figure 6's synthetic export
+    offline_per_task: int  # annotations per task there
+    segment_mb: float  # corpus of figure 7
+    big_reps: int  # repetitions of the slow measurements (20k imports, listings, exports)
+    small_reps: int  # repetitions of the quick ones
+
+
+FULL = Sizes(20_000, 200, 10_000, 100, 50_000, 2, 20.0, 3, 5)
+QUICK = Sizes(2_000, 200, 1_000, 100, 5_000, 2, 2.0, 1, 2)
+
+
+@dataclass
+class Row:
+    figure: str
+    measured: str
+    baseline: str
+    comparison: str
+    target: str
+    passed: bool | None  # None: no target, or the figure could not be measured
+    reps: str
+    note: str = ""
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def seconds(values: list[float]) -> str:
+    return f"{median(values):.2f} s"
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    began = time.perf_counter()
+    result = action()
+    return time.perf_counter() - began, result
+
+
+class BenchError(Exception):
+    """A step the bench runs did not do what it should; the figure is not measured."""
+
+
+@dataclass
+class Bench:
+    """The server, the work dir and what the figures share (built when first needed)."""
+
+    sizes: Sizes
+    work: Path
+    url: str
+    token: str
+    sdk: LabelStudio = field(init=False)
+    _main: Articles | None = None
+    _payloads: list[dict[str, Any]] | None = None
+    _synced: tuple[Path, str] | None = None  # a root synced into its project, and its title
+    _pull: tuple[int, list[int]] | None = None  # project id, ids of tasks without annotation
+    pulled_root: Path | None = None
+    full_pulls: list[float] = field(default_factory=list)
+    _roots: int = 0
+
+    def __post_init__(self) -> None:
+        self.sdk = LabelStudio(base_url=self.url, api_key=self.token, timeout=SDK_TIMEOUT)
+
+    # Inputs --------------------------------------------------------------------------------
+    def main_articles(self) -> Articles:
+        if self._main is None:
+            self._main = make_articles("main", self.sizes.tasks, seed=1)
+        return self._main
+
+    def root(self, name: str, title: str, raw: dict[str, list[dict[str, Any]]]) -> Path:
+        """A new project root whose .env points the builder at the bench's server."""
+        self._roots += 1
+        env = {
+            "LABEL_STUDIO_URL": self.url,
+            "LABEL_STUDIO_API_KEY": self.token,
+            "CLAIMS_PROJECT_TITLE": title,
+            "STANCE_PROJECT_TITLE": f"{title} (stance)",
+        }
+        return make_root(self.work / f"{self._roots:02d}-{name}", raw, env)
+
+    def main_root(self, name: str, title: str) -> Path:
+        return self.root(name, title, {"main.jsonl": self.main_articles().records})
+
+    def payloads(self) -> list[dict[str, Any]]:
+        """The builder's task payloads for the main corpus, exactly as sync sends them."""
+        if self._payloads is None:
+            probe = self.main_root("payloads", "unused")
+            self._payloads = task_payloads(probe, self.work / "scratch")
+        return self._payloads
+
+    # The server ----------------------------------------------------------------------------
+    def project_by_title(self, title: str) -> Any:
+        matches = [p for p in self.sdk.projects.list(page_size=100) if p.title == title]
+        if len(matches) != 1:
+            raise BenchError(f"expected one project titled {title!r}, found {len(matches)}")
+        return self.sdk.projects.get(matches[0].id)
+
+    def task_count(self, project_id: int) -> int:
+        return self.sdk.projects.get(project_id).task_number or 0
+
+    def new_project(self, title: str) -> int:
+        return self.sdk.projects.create(title=title, label_config=labeling_config("claims")).id
+
+    def builder(self, root: Path, *args: str) -> float:
+        """Wall time of `python -m builder ARGS` in `root`, as `make` runs it (a new process)."""
+        command = [sys.executable, "-m", "builder", *args]
+        began = time.perf_counter()
+        done = subprocess.run(
+            command, cwd=root, env=child_environment(), capture_output=True, text=True
+        )
+        elapsed = time.perf_counter() - began
+        if done.returncode != 0:
+            raise BenchError(
+                f"`{shlex.join(command[1:])}` in {root} exited {done.returncode}:\n"
+                + (done.stdout + done.stderr)[-2000:]
+            )
+        return elapsed
+
+    def synced(self) -> tuple[Path, str]:
+        """A root whose project holds the main corpus, synced by the builder itself."""
+        if self._synced is None:
+            root = self.main_root("synced", "bench synced")
+            say(f"bench: setup: syncing {self.sizes.tasks:,} tasks")
+            self.builder(root, "sync", "--no-progress")
+            self._synced = (root, "bench synced")
+        return self._synced
+
+    def pull_project(self) -> tuple[int, list[int]]:
+        """A project of the main corpus's tasks, every second one imported with an annotation."""
+        if self._pull is None:
+            user = self.sdk.users.whoami().id
+            labels = question_for("claims").names
+            project = self.new_project("bench pull")
+            unannotated: list[int] = []
+            payloads = self.payloads()
+            say(
+                f"bench: setup: importing {len(payloads):,} tasks, "
+                f"{self.sizes.annotated:,} with an annotation"
+            )
+            for start in range(0, len(payloads), IMPORT_BATCH):
+                batch = []
+                for index in range(start, min(start + IMPORT_BATCH, len(payloads))):
+                    task: dict[str, Any] = {"data": payloads[index]}
+                    if index % 2 == 0 and index // 2 < self.sizes.annotated:
+                        task["annotations"] = [
+                            {
+                                "result": claim_result(labels[index % len(labels)]),
+                                "completed_by": user,  # an import needs the integer id
+                                "lead_time": 5.0 + index % 30,
+                            }
+                        ]
+                    batch.append(task)
+                ids = self.sdk.projects.import_tasks(
+                    project, request=batch, return_task_ids=True
+                ).task_ids
+                if not ids or len(ids) != len(batch):
+                    raise BenchError("the import did not return one task id per task")
+                unannotated += [
+                    i for i, t in zip(ids, batch, strict=True) if "annotations" not in t
+                ]
+            self._pull = (project, unannotated)
+        return self._pull
+
+    def export_snapshot(self, project_id: int) -> int:
+        """The server's export alone, with the options the builder's pull asks for; its size."""
+        export = self.sdk.projects.exports.create(
+            project_id,
+            title="bench baseline",
+            task_filter_options={"only_with_annotations": True},
+            annotation_filter_options={"usual": True, "ground_truth": True, "skipped": True},
+            serialization_options={"annotations__completed_by": {"only_id": False}},
+        )
+        while export.status not in ("completed", "failed"):
+            time.sleep(0.25)  # the builder polls as often
+            export = self.sdk.projects.exports.get(project_id, export.id)
+        if export.status == "failed":
+            raise BenchError(f"export of project {project_id} failed")
+        chunks = self.sdk.projects.exports.download(project_id, export.id, export_type="JSON")
+        return len(b"".join(chunks))
+
+
+def pulled_counts(root: Path) -> dict[str, int]:
+    summary = root / "exports" / "annotations" / "claims.summary.json"
+    return json.loads(summary.read_text(encoding="utf-8"))["counts"]
+
+
+# The figures -------------------------------------------------------------------------------
+def fig_sync(bench: Bench) -> list[Row]:
+    """1. `sync` of N new sentences into a new project vs one raw import of the same payloads."""
+    payloads = bench.payloads()
+    n = len(payloads)
+    syncs: list[float] = []
+    imports: list[float] = []
+    for rep in range(bench.sizes.big_reps):
+        root = bench.main_root(f"sync-{rep}", f"bench sync {rep}")
+
+        def run_sync(root: Path = root, rep: int = rep) -> None:
+            syncs.append(bench.builder(root, "sync", "--no-progress"))
+            project = bench.project_by_title(f"bench sync {rep}")
+            if project.task_number != n:
+                raise BenchError(f"sync left {project.task_number} tasks, expected {n}")
+
+        def run_import(rep: int = rep) -> None:
+            project = bench.new_project(f"bench raw import {rep}")
+            request = [{"data": payload} for payload in payloads]
+            elapsed, _ = timed(lambda: bench.sdk.projects.import_tasks(project, request=request))
+            if bench.task_count(project) != n:
+                raise BenchError("the raw import did not create every task")
+            imports.append(elapsed)
+            bench.sdk.projects.delete(project)
+
+        # Alternating the order keeps a slow start or a growing database off one side.
+        for step in (run_sync, run_import) if rep % 2 == 0 else (run_import, run_sync):
+            step()
+        say(f"bench: sync rep {rep + 1}: sync {syncs[-1]:.2f} s, raw import {imports[-1]:.2f} s")
+        if rep + 1 < bench.sizes.big_reps:
+            bench.sdk.projects.delete(bench.project_by_title(f"bench sync {rep}").id)
+        else:
+            bench._synced = (root, f"bench sync {rep}")  # the next figures use this project
+    ratio = median(syncs) / median(imports)
+    return [
+        Row(
+            f"`sync` of {n:,} new sentences into a new project",
+            seconds(syncs),
+            f"one `projects.import_tasks` call: {seconds(imports)}",
+            f"ratio {ratio:.2f}",
+            "ratio ≤ 1.2",
+            ratio <= 1.2,
+            str(bench.sizes.big_reps),
+        )
+    ]
+
+
+def fig_sync_unchanged(bench: Bench) -> list[Row]:
+    """2. `sync` with nothing new vs listing the project's tasks with include="id,data"."""
+    root, title = bench.synced()
+    project = bench.project_by_title(title)
+    before = project.task_number
+    syncs = [bench.builder(root, "sync", "--no-progress") for _ in range(bench.sizes.small_reps)]
+    imported = bench.task_count(project.id) - before
+    listings = []
+    for _ in range(bench.sizes.big_reps):
+        elapsed, listed = timed(
+            lambda: sum(
+                1
+                for _ in bench.sdk.tasks.list(
+                    project=project.id, include="id,data", page_size=LIST_PAGE_SIZE
+                )
+            )
+        )
+        if listed != before:
+            raise BenchError(f"the listing gave {listed} tasks, the project has {before}")
+        listings.append(elapsed)
+    say(f"bench: unchanged sync {seconds(syncs)}, listing {seconds(listings)}")
+    return [
+        Row(
+            f"`sync` with nothing new, project of {before:,} tasks",
+            f"{seconds(syncs)}, {imported} imported",
+            f'`tasks.list(include="id,data")` of all: {seconds(listings)}',
+            f"ratio {median(syncs) / median(listings):.2f}",
+            "≤ 2 s, 0 tasks imported",
+            median(syncs) <= 2.0 and imported == 0,
+            f"{bench.sizes.small_reps} (listing {bench.sizes.big_reps})",
+        )
+    ]
+
+
+def fig_sync_new(bench: Bench) -> list[Row]:
+    """3. `sync` of 200 new sentences into the big project vs the no-change sync."""
+    root, title = bench.synced()
+    project = bench.project_by_title(title)
+    size = project.task_number
+    unchanged: list[float] = []
+    added: list[float] = []
+    counts: list[int] = []
+    for rep in range(bench.sizes.small_reps):
+        unchanged.append(bench.builder(root, "sync", "--no-progress"))
+        more = make_articles(f"more{rep}", bench.sizes.new_tasks, seed=100 + rep)
+        write_jsonl(root / "raw" / f"more-{rep}.jsonl", more.records)
+        before = bench.task_count(project.id)
+        added.append(bench.builder(root, "sync", "--no-progress"))
+        if bench.task_count(project.id) - before != more.sentences:
+            raise BenchError(
+                f"sync imported {bench.task_count(project.id) - before} tasks, "
+                f"expected {more.sentences}"
+            )
+        counts.append(more.sentences)
+        say(f"bench: +{more.sentences} rep {rep + 1}: {added[-1]:.2f} s vs {unchanged[-1]:.2f} s")
+    difference = median(added) - median(unchanged)
+    return [
+        Row(
+            f"`sync` of {min(counts)}–{max(counts)} new sentences into a project of {size:,}",
+            seconds(added),
+            f"the no-change sync: {seconds(unchanged)}",
+            f"+{difference:.2f} s",
+            "within 1 s",
+            difference <= 1.0,
+            str(bench.sizes.small_reps),
+            "each repetition adds a new story's articles to raw/",
+        )
+    ]
+
+
+def fig_pull(bench: Bench) -> list[Row]:
+    """4. `pull` + `dataset` with N tasks and N/2 annotations vs the export snapshot alone."""
+    project, _ = bench.pull_project()
+    base = bench.main_root("pull-base", "bench pull")
+    pulls: list[float] = []
+    datasets: list[float] = []
+    exports: list[float] = []
+    for rep in range(bench.sizes.big_reps):
+        # A root that never pulled: the full pull, whatever the builder keeps between pulls.
+        root = copy_root(base, bench.work / f"pull-{rep}")
+        exports.append(timed(lambda: bench.export_snapshot(project))[0])
+        pulls.append(bench.builder(root, "pull"))
+        datasets.append(bench.builder(root, "dataset"))
+        accepted = pulled_counts(root)["accepted"]
+        if accepted != bench.sizes.annotated:
+            raise BenchError(f"pull accepted {accepted}, expected {bench.sizes.annotated}")
+        say(
+            f"bench: pull rep {rep + 1}: pull {pulls[-1]:.2f} s + dataset {datasets[-1]:.2f} s, "
+            f"export {exports[-1]:.2f} s"
+        )
+        bench.pulled_root = root
+    bench.full_pulls = pulls
+    both = [p + d for p, d in zip(pulls, datasets, strict=True)]
+    ratio = median(both) / median(exports)
+    return [
+        Row(
+            f"`pull` + `dataset`, {len(bench.payloads()):,} tasks, {bench.sizes.annotated:,} "
+            "annotations",
+            f"{seconds(both)} (pull {seconds(pulls)}, dataset {seconds(datasets)})",
+            f"export snapshot alone: {seconds(exports)}",
+            f"ratio {ratio:.2f}",
+            "ratio ≤ 1.5",
+            ratio <= 1.5,
+            str(bench.sizes.big_reps),
+        )
+    ]
+
+
+def fig_pull_new(bench: Bench) -> list[Row]:
+    """5. `pull` after 100 new annotations on the same project vs the full pull."""
+    project, unannotated = bench.pull_project()
+    if bench.pulled_root is None:
+        fig_pull(bench)
+    assert bench.pulled_root is not None
+    root = bench.pulled_root
+    result = claim_result(question_for("claims").names[-1])
+    pulls: list[float] = []
+    expected = pulled_counts(root)["accepted"]
+    for rep in range(bench.sizes.big_reps):
+        for task_id in unannotated[: bench.sizes.new_annotations]:
+            bench.sdk.annotations.create(id=task_id, result=result, lead_time=7.0)
+        del unannotated[: bench.sizes.new_annotations]
+        expected += bench.sizes.new_annotations
+        pulls.append(bench.builder(root, "pull"))
+        accepted = pulled_counts(root)["accepted"]
+        say(f"bench: pull after +{bench.sizes.new_annotations} rep {rep + 1}: {pulls[-1]:.2f} s")
+        if accepted not in (expected, bench.sizes.new_annotations):
+            raise BenchError(f"the pull accepted {accepted} annotations, expected {expected}")
+    ratio = median(pulls) / median(bench.full_pulls)
+    return [
+        Row(
+            f"`pull` after {bench.sizes.new_annotations} new annotations, same project",
+            seconds(pulls),
+            f"the full pull: {seconds(bench.full_pulls)}",
+            f"ratio {ratio:.2f}",
+            "≤ 0.3 of it",
+            ratio <= 0.3,
+            str(bench.sizes.big_reps),
+        )
+    ]
+
+
+def fig_offline(bench: Bench) -> list[Row]:
+    """6. Offline validate + aggregate + build from N annotation records: time and peak memory."""
+    sizes = bench.sizes
+    records = sizes.offline_tasks * sizes.offline_per_task
+    articles = make_articles("offline", sizes.offline_tasks, seed=7)
+    base = bench.root("offline-base", "bench offline", {"offline.jsonl": articles.records})
+    payloads = task_payloads(base, bench.work / "scratch")[: sizes.offline_tasks]
+    export = bench.work / "offline-export.json"
+    export.write_bytes(synthetic_export(payloads, sizes.offline_per_task, annotators=8, seed=7))
+    runs: list[dict[str, float]] = []
+    for rep in range(sizes.big_reps):
+        root = copy_root(base, bench.work / f"offline-{rep}")
+        command = [sys.executable, "-m", "bench.offline", str(root), str(export)]
+        done = subprocess.run(
+            command, cwd=HERE.parent, env=child_environment(), capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise BenchError(f"bench.offline exited {done.returncode}:\n{done.stderr[-2000:]}")
+        run = json.loads(done.stdout.strip().splitlines()[-1])
+        if run["accepted"] != records:
+            raise BenchError(f"validation accepted {run['accepted']} of {records} records")
+        run["work"] = run["corpus"] + run["validate"] + run["build"]
+        runs.append(run)
+        say(f"bench: offline rep {rep + 1}: {run['work']:.2f} s, {run['peak_rss_mb']:.0f} MB")
+
+    def part(name: str) -> str:
+        return seconds([run[name] for run in runs])
+
+    work = median([run["work"] for run in runs])
+    peak = max(run["peak_rss_mb"] for run in runs)
+    return [
+        Row(
+            f"offline validate + aggregate + build, {records:,} annotation records "
+            f"({sizes.offline_tasks:,} tasks)",
+            f"{work:.2f} s; peak {peak:.0f} MB",
+            "—",
+            f"corpus {part('corpus')}, validate {part('validate')}, build {part('build')}",
+            "≤ 10 s, peak ≤ 1.5 GB",
+            work <= 10.0 and peak <= MEMORY_LIMIT_MB,
+            str(sizes.big_reps),
+            f"one process per repetition; imports ({part('imports')}) not counted; "
+            "peak = max RSS of that process",
+        )
+    ]
+
+
+def fig_segment(bench: Bench) -> list[Row]:
+    """7. Sentence splitting on one core vs pysbd, sentencex, syntok, blingfire, with accuracy."""
+    from bench import bench_segment
+
+    rows = bench_segment.run(bench.sizes.segment_mb)
+    ours = next(row for row in rows if row["splitter"].startswith("ours"))
+    pysbd = next((row for row in rows if row["splitter"] == "pysbd"), None)
+    out = []
+    for row in rows:
+        golden = ", ".join(
+            f"{language} {row['golden'][language]}/{row['cases'][language]}"
+            for language in row["golden"]
+        )
+        speed = "-" if row["mb_per_s"] is None else f"{row['mb_per_s']:.2f} MB/s"
+        is_ours = row is ours
+        passed: bool | None = None
+        if is_ours and row["mb_per_s"] is not None:
+            passed = row["mb_per_s"] >= 10.0 and row["golden"].get("en", 0) >= 47
+            if pysbd is not None and pysbd["mb_per_s"] is not None:
+                passed = passed and all(
+                    row["golden"].get(language, 0) >= exact
+                    for language, exact in pysbd["golden"].items()
+                    if language != "en"
+                )
+        out.append(
+            Row(
+                f"sentence splitting, {bench.sizes.segment_mb:g} MB news-like, one core: "
+                f"{row['splitter']} {row['version'] or ''}".rstrip(),
+                speed,
+                "the other splitters below" if is_ours else "—",
+                f"golden exact: {golden}" if golden else "-",
+                "≥ 10 MB/s, en ≥ 47/48, others ≥ pySBD's" if is_ours else "—",
+                passed,
+                str(row["runs"]),
+                f"timed on {row['timed_mb']:.1f} MB",
+            )
+        )
+    return out
+
+
+FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
+    # name: (function, needs the server)
+    "sync": (fig_sync, True),
+    "sync-unchanged": (fig_sync_unchanged, True),
+    "sync-new": (fig_sync_new, True),
+    "pull": (fig_pull, True),
+    "pull-new": (fig_pull_new, True),
+    "offline": (fig_offline, False),
+    "segment": (fig_segment, False),
+}
+
+
+# Report ------------------------------------------------------------------------------------
+def versions() -> dict[str, str]:
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "-"
+
+    return {
+        "label-studio": bench_server.label_studio_version(),
+        "label-studio-sdk": version("label-studio-sdk"),
+        "datasets": version("datasets"),
+    }
+
+
+def render(rows: list[Row], header: list[str]) -> str:
+    """The report as markdown: how it was run, then the table."""
+    lines = [*header, ""]
+    lines.append("| figure | median | baseline, same run | comparison | target | result | reps |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        result = {True: "PASS", False: "FAIL", None: "—"}[row.passed]
+        figure = row.figure + (f" ({row.note})" if row.note else "")
+        cells = [figure, row.measured, row.baseline, row.comparison, row.target, result, row.reps]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        epilog="Exit code 1 if a target is missed or a figure could not be measured.",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(FIGURES),
+        metavar="FIGURE",
+        help=f"run only these figures: {', '.join(FIGURES)}",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, one repetition: a smoke run"
+    )
+    parser.add_argument("--reps", type=int, help="repetitions of every measurement")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work dir (its path is printed)"
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the markdown")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.reps:
+        sizes = Sizes(**{**sizes.__dict__, "big_reps": args.reps, "small_reps": args.reps})
+    names = args.only or list(FIGURES)
+    command = "python -m bench" + (" " + " ".join(argv if argv is not None else sys.argv[1:]))
+    began = time.monotonic()
+    load_before = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="factcheck-bench-"))
+    server = None
+    rows: list[Row] = []
+    try:
+        if any(FIGURES[name][1] for name in names):
+            server = bench_server.start(work)
+            say(f"bench: Label Studio {server.url}, work dir {work}")
+        bench = Bench(sizes, work, server.url if server else "", server.token if server else "")
+        for name in names:
+            function = FIGURES[name][0]
+            say(f"bench: {name}: {function.__doc__}")
+            try:
+                rows += function(bench)
+            except Exception as error:  # one broken figure must not hide the others
+                traceback.print_exc()
+                message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                rows.append(Row(name, "not measured", "—", message, "—", False, "—"))
+    finally:
+        if server is not None:
+            bench_server.stop(server)
+        if args.keep:
+            say(f"bench: work dir kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    header = [
+        "## Benchmark (`make bench`)",
+        "",
+        f"Command: `{command.strip()}` from the repository root ({time.strftime('%Y-%m-%d')}), "
+        f"{time.monotonic() - began:.0f} s in all.",
+        f"Machine: {cores} cores ({usable} usable), {platform.machine()}, Python "
+        f"{platform.python_version()}; "
+        + ", ".join(f"{name} {version}" for name, version in versions().items())
+        + "; the local server on SQLite, started by the bench on 127.0.0.1.",
+        f"Load average before/after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} "
+        "(other processes on the machine slow every figure).",
+        f"Sizes: {sizes.tasks:,} tasks (news-like, {5} articles a story, given `story_id`), "
+        f"{sizes.annotated:,} annotations imported with their tasks, "
+        f"{sizes.offline_tasks * sizes.offline_per_task:,} offline records; repetitions: "
+        f"{sizes.big_reps} for the 20k imports, listings, exports and pulls, {sizes.small_reps} "
+        "for the quick syncs; medians shown.",
+        "Each `sync`, `pull` and `dataset` is `python -m builder …` in a new process, timed from "
+        "outside, as `make` runs it.",
+    ]
+    report = render(rows, header)
+    print()
+    print(report)
+    write_atomically(args.results, report)
+    say(f"bench: table written to {args.results}")
+    return 0 if all(row.passed is not False for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

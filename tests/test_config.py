@@ -1,0 +1,238 @@
+"""Settings: the environment over .env over defaults, .env parsing, secrets, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from builder.config import Secret, Settings, read_dotenv
+from builder.errors import BuilderError
+
+KEYS = (
+    "LABEL_STUDIO_URL",
+    "LABEL_STUDIO_API_KEY",
+    "LOCAL_LABEL_STUDIO_TOKEN",
+    "LABEL_STUDIO_PORT",
+    "DATASET_NAME",
+    "TEST_SIZE",
+    "SPLIT_SEED",
+    "ANNOTATIONS_PER_TASK",
+    "STANCE_TOP_K",
+    "STANCE_MIN_SIMILARITY",
+    "CLAIMS_PROJECT_TITLE",
+    "STANCE_PROJECT_TITLE",
+    "BUILDER_ROOT",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in KEYS:
+        monkeypatch.delenv(key, raising=False)
+
+
+def settings_with(tmp_path: Path, env_text: str = "") -> Settings:
+    if env_text:
+        (tmp_path / ".env").write_text(env_text, encoding="utf-8")
+    return Settings.load(tmp_path)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path)
+    assert settings.root == tmp_path.resolve()
+    assert settings.uses_local_server
+    assert settings.port == 8080
+    assert settings.server_url == "http://127.0.0.1:8080"
+    assert settings.dataset_name == "factcheck"
+    assert settings.dataset_dir == tmp_path.resolve() / "exports" / "factcheck"
+    assert settings.test_size == 0.2
+    assert settings.split_seed == 13
+    assert settings.annotations_per_task == 1
+    assert settings.stance_top_k == 3
+    assert settings.stance_min_similarity == 0.12
+    assert settings.claims_project_title == "Fact-check claims"
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("DATASET_NAME=from-dotenv\nSPLIT_SEED=5\n", encoding="utf-8")
+    monkeypatch.setenv("DATASET_NAME", "from-env")
+    settings = Settings.load(tmp_path)
+    assert settings.dataset_name == "from-env"
+    assert settings.split_seed == 5  # not in the environment: .env gives it
+    # An empty variable in the shell does not hide the .env value.
+    monkeypatch.setenv("SPLIT_SEED", "")
+    assert Settings.load(tmp_path).split_seed == 5
+
+
+def test_root_from_builder_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("DATASET_NAME=here\n", encoding="utf-8")
+    monkeypatch.setenv("BUILDER_ROOT", str(tmp_path))
+    settings = Settings.load()
+    assert settings.root == tmp_path.resolve()
+    assert settings.dataset_name == "here"
+
+
+def test_dotenv_parsing(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text(
+        "\ufeffFIRST=one\n"
+        "# a comment\n"
+        "   # an indented comment\n"
+        "\n"
+        "PLAIN=value\n"
+        "SPACED = spaced value  \n"
+        'DOUBLE="double # not a comment"\n'
+        "SINGLE='single quoted'\n"
+        "export EXPORTED=yes\n"
+        "export  QUOTED_EXPORT='q'\n"
+        "EMPTY=\n"
+        "EQUALS=a=b=c\n"
+        "INLINE=abc123 # my key\n"
+        'QUOTED_INLINE="x y" # why\n'
+        "HASH=abc#def\n"
+        "no equals sign here\n"
+        "PLAIN=second wins\n",
+        encoding="utf-8",
+    )
+    assert read_dotenv(path) == {
+        "FIRST": "one",
+        "PLAIN": "second wins",
+        "SPACED": "spaced value",
+        "DOUBLE": "double # not a comment",
+        "SINGLE": "single quoted",
+        "EXPORTED": "yes",
+        "QUOTED_EXPORT": "q",
+        "EMPTY": "",
+        "EQUALS": "a=b=c",
+        "INLINE": "abc123",
+        "QUOTED_INLINE": "x y",
+        "HASH": "abc#def",
+    }
+    assert read_dotenv(tmp_path / "missing.env") == {}
+
+
+def test_secret_never_shows_its_value(tmp_path: Path) -> None:
+    secret = Secret("s3cr3t-value")
+    assert secret.reveal() == "s3cr3t-value"
+    for shown in (
+        repr(secret),
+        str(secret),
+        f"{secret}",
+        f"{secret!r}",
+        f"{secret!s:>5}",
+        format(secret),
+    ):
+        assert "s3cr3t" not in shown
+    assert "s3cr3t" not in repr([secret]) and "s3cr3t" not in repr({"key": secret})
+    assert bool(secret) and not Secret("")
+
+
+def test_settings_repr_hides_the_api_key(tmp_path: Path) -> None:
+    settings = settings_with(
+        tmp_path, "LABEL_STUDIO_URL=https://ls.example/\nLABEL_STUDIO_API_KEY=abc-secret-123\n"
+    )
+    assert "abc-secret-123" not in repr(settings)
+    key = settings.api_key
+    assert isinstance(key, Secret) and key.reveal() == "abc-secret-123"
+    assert "abc-secret-123" not in repr(key)
+    assert settings.server_url == "https://ls.example"
+    assert not settings.uses_local_server
+
+
+def test_local_server_key(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path, "LOCAL_LABEL_STUDIO_TOKEN=tok\nLABEL_STUDIO_PORT=9001\n")
+    assert settings.api_key.reveal() == "tok"
+    assert settings.server_url == "http://127.0.0.1:9001"
+
+
+def test_team_server_without_api_key(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path, "LABEL_STUDIO_URL=https://ls.example\n")
+    with pytest.raises(BuilderError) as error:
+        _ = settings.api_key
+    assert "LABEL_STUDIO_API_KEY" in error.value.message
+    assert "https://ls.example" in error.value.message
+    assert error.value.fix is not None and "LABEL_STUDIO_API_KEY" in error.value.fix
+    assert ".env" in error.value.fix
+
+
+def test_local_server_without_token(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path, "LABEL_STUDIO_API_KEY=unused-without-url\n")
+    with pytest.raises(BuilderError) as error:
+        _ = settings.api_key
+    assert "LOCAL_LABEL_STUDIO_TOKEN" in error.value.message
+    assert error.value.fix is not None and "make labelstudio" in error.value.fix
+    assert "unused-without-url" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "attribute"),
+    [
+        ("TEST_SIZE", "0", "test_size"),
+        ("TEST_SIZE", "1", "test_size"),
+        ("TEST_SIZE", "1.5", "test_size"),
+        ("TEST_SIZE", "-0.2", "test_size"),
+        ("TEST_SIZE", "a fifth", "test_size"),
+        ("TEST_SIZE", "nan", "test_size"),
+        ("SPLIT_SEED", "1.5", "split_seed"),
+        ("SPLIT_SEED", "seed", "split_seed"),
+        ("ANNOTATIONS_PER_TASK", "0", "annotations_per_task"),
+        ("ANNOTATIONS_PER_TASK", "-1", "annotations_per_task"),
+        ("ANNOTATIONS_PER_TASK", "2.0", "annotations_per_task"),
+        ("ANNOTATIONS_PER_TASK", "two", "annotations_per_task"),
+        ("ANNOTATIONS_PER_TASK", "²", "annotations_per_task"),
+        ("DATASET_NAME", "../elsewhere", "dataset_name"),
+        ("DATASET_NAME", "my dataset", "dataset_name"),
+        ("DATASET_NAME", "a/b", "dataset_name"),
+        ("DATASET_NAME", "--", "dataset_name"),
+        ("LABEL_STUDIO_PORT", "http", "port"),
+        ("LABEL_STUDIO_PORT", "0", "port"),
+        ("LABEL_STUDIO_PORT", "70000", "port"),
+        ("LABEL_STUDIO_PORT", "-8080", "port"),
+        ("STANCE_TOP_K", "0", "stance_top_k"),
+        ("STANCE_TOP_K", "three", "stance_top_k"),
+        ("STANCE_TOP_K", "³", "stance_top_k"),
+        ("STANCE_MIN_SIMILARITY", "1.5", "stance_min_similarity"),
+        ("STANCE_MIN_SIMILARITY", "-0.1", "stance_min_similarity"),
+        ("STANCE_MIN_SIMILARITY", "high", "stance_min_similarity"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, attribute: str
+) -> None:
+    monkeypatch.setenv(key, value)
+    settings = Settings.load(tmp_path)
+    with pytest.raises(BuilderError) as error:
+        getattr(settings, attribute)
+    assert error.value.message.startswith(f"{key}={value!r}")
+
+
+def test_the_port_reaches_the_server_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_PORT", "70000")
+    with pytest.raises(BuilderError, match="LABEL_STUDIO_PORT"):
+        _ = Settings.load(tmp_path).server_url
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "attribute", "expected"),
+    [
+        ("TEST_SIZE", "0.35", "test_size", 0.35),
+        ("SPLIT_SEED", "-7", "split_seed", -7),
+        ("ANNOTATIONS_PER_TASK", "3", "annotations_per_task", 3),
+        ("DATASET_NAME", "fact_check-2", "dataset_name", "fact_check-2"),
+        ("LABEL_STUDIO_PORT", "65535", "port", 65535),
+        ("STANCE_TOP_K", "10", "stance_top_k", 10),
+        ("STANCE_MIN_SIMILARITY", "0", "stance_min_similarity", 0.0),
+        ("STANCE_MIN_SIMILARITY", "1", "stance_min_similarity", 1.0),
+    ],
+)
+def test_good_values(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    value: str,
+    attribute: str,
+    expected: object,
+) -> None:
+    monkeypatch.setenv(key, value)
+    assert getattr(Settings.load(tmp_path), attribute) == expected

@@ -1,0 +1,397 @@
+"""Pulls on disk, without a server: verbatim snapshots, records, rejects, merged tasks, summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder import pull
+from builder.atomic import write_jsonl
+from builder.config import Settings
+from builder.pull import (
+    PullPaths,
+    process_snapshot,
+    project_records,
+    pull_paths,
+    read_records,
+    read_summary,
+    save_snapshot,
+    since_last_pull,
+)
+
+KNOWN = {"s-1", "s-2", "s-3", "s-4"}
+
+
+def known(_tasks: list[dict[str, Any]]) -> set[str]:
+    return KNOWN
+
+
+def annotation(
+    ann_id: int,
+    label: str | list[str] | None,
+    email: str = "ann@example.org",
+    user: int = 7,
+    **fields: Any,
+) -> dict[str, Any]:
+    labels = [label] if isinstance(label, str) else label
+    result = (
+        []
+        if labels is None
+        else [
+            {
+                "id": f"r{ann_id}",
+                "from_name": "claim",
+                "to_name": "text",
+                "type": "choices",
+                "origin": "manual",
+                "value": {"choices": labels},
+            }
+        ]
+    )
+    return {
+        "id": ann_id,
+        "completed_by": {"id": user, "email": email},
+        "result": result,
+        "was_cancelled": False,
+        "ground_truth": False,
+        "lead_time": 3.5,
+        "created_at": "2024-06-27T10:00:00.000000Z",
+        "updated_at": "2024-06-27T10:00:05.000000Z",
+        **fields,
+    }
+
+
+def task(
+    task_id: int,
+    sentence_id: str,
+    annotations: list[dict[str, Any]],
+    drafts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "data": {"sentence_id": sentence_id, "text": f"Sentence {sentence_id}."},
+        "annotations": annotations,
+        "drafts": drafts or [],
+        "predictions": [],
+    }
+
+
+def first_export() -> list[dict[str, Any]]:
+    return [
+        # Two annotators agree: 2 accepted.
+        task(
+            1,
+            "s-1",
+            [
+                annotation(101, "checkworthy", "a@x.org", 1),
+                annotation(102, "checkworthy", "b@x.org", 2),
+            ],
+        ),
+        # One cancelled, one with a label not in the scheme (rejected), and a draft.
+        task(
+            2,
+            "s-2",
+            [
+                annotation(201, None, "a@x.org", 1, was_cancelled=True),
+                annotation(202, "maybe", "b@x.org", 2),
+            ],
+            drafts=[{"id": 9, "result": []}],
+        ),
+        # An unknown sentence id: rejected.
+        task(3, "s-unknown", [annotation(301, "no_claim", "a@x.org", 1)]),
+        # An empty result: skipped.
+        task(4, "s-4", [annotation(401, None, "b@x.org", 2)]),
+    ]
+
+
+def save(paths: PullPaths, export: list[dict[str, Any]]) -> Path:
+    return save_snapshot(paths, json.dumps(export).encode("utf-8"))
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> PullPaths:
+    return PullPaths(tmp_path / "exports", "claims")
+
+
+# save_snapshot ---------------------------------------------------------------------------
+
+
+def test_save_snapshot_never_overwrites(paths: PullPaths) -> None:
+    data = b'[{"id": 1, "annotations": []}]'
+    first = save_snapshot(paths, data)
+    second = save_snapshot(paths, data)
+    assert first != second
+    assert first.parent == second.parent == paths.snapshots
+    assert sorted(p.name for p in paths.snapshots.iterdir()) == sorted([first.name, second.name])
+    assert first.read_bytes() == data
+    assert second.read_bytes() == data
+    assert first.name.startswith("claims-") and first.suffix == ".json"
+
+
+def test_save_snapshot_keeps_the_bytes_verbatim(paths: PullPaths) -> None:
+    data = '[ {"id": 1,\n "text": "naïve \u2028 line"} ]\r\n'.encode()
+    assert save_snapshot(paths, data).read_bytes() == data
+
+
+def test_write_new_refuses_to_replace_an_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "snap.json"
+    target.write_bytes(b"old")
+    with pytest.raises(FileExistsError):
+        pull.write_new(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["snap.json"]  # no temporary file left
+
+
+# process_snapshot ------------------------------------------------------------------------
+
+
+def test_process_snapshot_writes_records_rejects_tasks_and_summary(paths: PullPaths) -> None:
+    snapshot = save(paths, first_export())
+    validated = process_snapshot(paths, snapshot, known, 42, server_time="2024-06-27T10:05:00")
+
+    accepted = read_records(paths.accepted)
+    assert [(r["item_id"], r["annotator"], r["answers"]) for r in accepted] == [
+        ("s-1", "a@x.org", {"claim": ["checkworthy"]}),
+        ("s-1", "b@x.org", {"claim": ["checkworthy"]}),
+    ]
+    assert accepted[0]["task_id"] == 1 and accepted[0]["annotation_id"] == 101
+    assert accepted[0]["lead_time"] == 3.5 and accepted[0]["ground_truth"] is False
+
+    rejects = read_records(paths.rejects)
+    assert [(r["task_id"], r["annotator"], r["path"]) for r in rejects] == [
+        (2, "b@x.org", "$.answers.claim[0]"),
+        (3, "a@x.org", "$.item_id"),
+    ]
+    assert "maybe" in rejects[0]["reason"]
+    assert "s-unknown" in rejects[1]["reason"]
+
+    tasks = json.loads(paths.tasks.read_text(encoding="utf-8"))
+    assert sorted(tasks) == ["1", "2", "3", "4"]
+    assert tasks["2"]["data"]["sentence_id"] == "s-2"
+
+    summary = read_summary(paths.summary)
+    assert summary is not None
+    assert summary["project"] == "claims"
+    assert summary["project_id"] == 42
+    assert summary["snapshot"] == snapshot.name
+    assert summary["snapshots"] == [snapshot.name]
+    assert summary["server_time"] == "2024-06-27T10:05:00"
+    assert summary["incremental"] is False
+    assert summary["changed_tasks"] == 4
+    counts = summary["counts"]
+    assert counts == validated.counts
+    assert counts["accepted"] == 2
+    assert counts["rejected"] == 2
+    assert counts["skipped"] == 3
+    assert (counts["skipped_cancelled"], counts["skipped_draft"], counts["skipped_empty"]) == (
+        1,
+        1,
+        1,
+    )
+    assert counts["pulled"] == counts["accepted"] + counts["rejected"] + counts["skipped"] == 7
+    # The snapshot itself is left as it was saved.
+    assert json.loads(snapshot.read_bytes()) == first_export()
+
+
+def test_summary_is_written_last(paths: PullPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    order: list[str] = []
+    for name in ("write_bytes", "write_jsonl", "write_json"):
+        real = getattr(pull, name)
+
+        def spy(path: Path, value: Any, _real: Any = real) -> None:
+            order.append(Path(path).name)
+            _real(path, value)
+
+        monkeypatch.setattr(pull, name, spy)
+    process_snapshot(paths, save(paths, first_export()), known, 1)
+    assert order[-1] == "claims.summary.json"
+    assert set(order) == {
+        "claims.tasks.json",
+        "claims.rejects.jsonl",
+        "claims.jsonl",
+        "claims.summary.json",
+    }
+
+
+def test_a_crash_before_the_summary_leaves_no_summary(
+    paths: PullPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = pull.write_jsonl
+
+    def failing(path: Path, rows: Any) -> None:
+        if Path(path) == paths.accepted:
+            raise OSError("disk full")
+        real(path, rows)
+
+    monkeypatch.setattr(pull, "write_jsonl", failing)
+    with pytest.raises(OSError):
+        process_snapshot(paths, save(paths, first_export()), known, 1)
+    assert not paths.summary.exists()
+
+
+def test_merge_replaces_only_the_changed_tasks(paths: PullPaths) -> None:
+    first = save(paths, first_export())
+    process_snapshot(paths, first, known, 42, server_time="2024-06-27T10:05:00+00:00")
+    # Task 2 changed: the rejected annotation was fixed and a third annotator labeled it.
+    changed = [
+        task(
+            2,
+            "s-2",
+            [
+                annotation(202, "no_claim", "b@x.org", 2, updated_at="2024-06-27T11:00:00Z"),
+                annotation(203, "no_claim", "c@x.org", 3),
+            ],
+        )
+    ]
+    second = save(paths, changed)
+    validated = process_snapshot(
+        paths, second, known, 42, merge=True, server_time="2024-06-27T11:05:00+00:00"
+    )
+
+    accepted = read_records(paths.accepted)
+    assert sorted((r["item_id"], r["annotation_id"]) for r in accepted) == [
+        ("s-1", 101),
+        ("s-1", 102),
+        ("s-2", 202),
+        ("s-2", 203),
+    ]
+    rejects = read_records(paths.rejects)
+    assert [r["task_id"] for r in rejects] == [3]  # task 2's reject is gone, task 3's kept
+    tasks = json.loads(paths.tasks.read_text(encoding="utf-8"))
+    assert sorted(tasks) == ["1", "2", "3", "4"]
+    assert [a["id"] for a in tasks["2"]["annotations"]] == [202, 203]
+    assert tasks["2"]["drafts"] == []
+
+    summary = read_summary(paths.summary)
+    assert summary is not None
+    assert summary["snapshots"] == [first.name, second.name]
+    assert summary["snapshot"] == second.name
+    assert summary["incremental"] is True
+    assert summary["changed_tasks"] == 1
+    assert summary["server_time"] == "2024-06-27T11:05:00+00:00"
+    counts = summary["counts"]
+    assert counts == validated.counts
+    # 4 accepted, 1 rejected (task 3), skipped: task 4's empty result only.
+    assert (counts["accepted"], counts["rejected"], counts["skipped"]) == (4, 1, 1)
+    assert counts["skipped_empty"] == 1
+    assert "skipped_cancelled" not in counts and "skipped_draft" not in counts
+    assert counts["pulled"] == 6
+
+
+def test_merge_grows_the_snapshot_list_with_every_pull(paths: PullPaths) -> None:
+    names = []
+    for n in range(3):
+        snapshot = save(paths, [task(10 + n, "s-1", [annotation(500 + n, "no_claim")])])
+        process_snapshot(paths, snapshot, known, 1, merge=n > 0)
+        names.append(snapshot.name)
+    summary = read_summary(paths.summary)
+    assert summary is not None and summary["snapshots"] == names
+    assert len(read_records(paths.accepted)) == 3
+
+
+def test_without_merge_the_new_export_replaces_everything(paths: PullPaths) -> None:
+    process_snapshot(paths, save(paths, first_export()), known, 42)
+    second = save(paths, [task(2, "s-2", [annotation(203, "no_claim", "c@x.org", 3)])])
+    validated = process_snapshot(paths, second, known, 42, merge=False)
+    assert [(r["item_id"], r["annotation_id"]) for r in read_records(paths.accepted)] == [
+        ("s-2", 203)
+    ]
+    assert read_records(paths.rejects) == []
+    assert sorted(json.loads(paths.tasks.read_text(encoding="utf-8"))) == ["2"]
+    summary = read_summary(paths.summary)
+    assert summary is not None
+    assert summary["snapshots"] == [second.name]
+    assert summary["counts"] == validated.counts
+    assert summary["counts"]["pulled"] == summary["counts"]["accepted"] == 1
+
+
+def test_ground_truth_pull_marks_every_record(tmp_path: Path) -> None:
+    paths = PullPaths(tmp_path, "claims-adjudication")
+    snapshot = save(paths, [task(1, "s-1", [annotation(9, "no_claim", "lead@x.org")])])
+    process_snapshot(paths, snapshot, known, 5, question_project="claims", ground_truth=True)
+    [record] = read_records(paths.accepted)
+    assert record["project"] == "claims"
+    assert record["ground_truth"] is True
+
+
+def test_known_items_is_given_the_merged_tasks(paths: PullPaths) -> None:
+    process_snapshot(paths, save(paths, first_export()), known, 1)
+    seen: list[list[int]] = []
+
+    def spy(tasks: list[dict[str, Any]]) -> set[str]:
+        seen.append([t["id"] for t in tasks])
+        return KNOWN
+
+    process_snapshot(paths, save(paths, [task(3, "s-3", [])]), spy, 1, merge=True)
+    assert seen == [[1, 2, 3, 4]]
+
+
+# since_last_pull -------------------------------------------------------------------------
+
+
+def test_since_last_pull(paths: PullPaths) -> None:
+    assert since_last_pull(paths, 42, full=False) is None  # no summary yet
+    process_snapshot(
+        paths, save(paths, first_export()), known, 42, server_time="2024-06-27T10:05:00+00:00"
+    )
+    assert since_last_pull(paths, 42, full=False) == "2024-06-27T10:03:00.000000Z"
+    assert since_last_pull(paths, 43, full=False) is None  # another project
+    assert since_last_pull(paths, 42, full=True) is None
+    paths.tasks.unlink()
+    assert since_last_pull(paths, 42, full=False) is None
+
+
+def test_since_last_pull_converts_to_utc(paths: PullPaths) -> None:
+    process_snapshot(
+        paths,
+        save(paths, first_export()),
+        known,
+        7,
+        server_time="2024-06-27T12:00:30.250000+02:00",
+    )
+    assert since_last_pull(paths, 7, full=False) == "2024-06-27T09:58:30.250000Z"
+    assert pull.OVERLAP.total_seconds() == 120
+
+
+def test_since_last_pull_needs_a_server_time(paths: PullPaths) -> None:
+    process_snapshot(paths, save(paths, first_export()), known, 42, server_time="")
+    assert since_last_pull(paths, 42, full=False) is None
+
+
+# read_records and project_records --------------------------------------------------------
+
+
+def test_read_records_survives_unicode_line_separators(tmp_path: Path) -> None:
+    rows = [
+        {"text": "one\u2028two", "n": 1},
+        {"text": "three\u0085four\u2029five\x1cs\x1d\x1e\x0b\x0c", "n": 2},
+        {"text": "six", "n": 3},
+    ]
+    path = tmp_path / "records.jsonl"
+    write_jsonl(path, rows)
+    assert "\u2028" in path.read_text(encoding="utf-8")  # written raw, not escaped
+    assert read_records(path) == rows
+
+
+def test_read_records_of_a_missing_file_is_empty(tmp_path: Path) -> None:
+    assert read_records(tmp_path / "nothing.jsonl") == []
+    assert read_summary(tmp_path / "nothing.json") is None
+
+
+def test_project_records_puts_adjudications_after_the_claims(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path)
+    claims = [{"item_id": "s-1", "n": 1}, {"item_id": "s-2", "n": 2}]
+    adjudicated = [{"item_id": "s-2", "n": 3, "ground_truth": True}]
+    write_jsonl(pull_paths(settings, "claims").accepted, claims)
+    write_jsonl(pull_paths(settings, "claims-adjudication").accepted, adjudicated)
+    write_jsonl(pull_paths(settings, "stance").accepted, [{"item_id": "p-1", "n": 4}])
+    assert project_records(settings, "claims") == claims + adjudicated
+    assert project_records(settings, "stance") == [{"item_id": "p-1", "n": 4}]
+    assert pull_paths(settings, "claims").accepted == tmp_path / "exports/annotations/claims.jsonl"
+
+
+def test_project_records_without_pulls_is_empty(tmp_path: Path) -> None:
+    assert project_records(Settings(root=tmp_path), "claims") == []

@@ -1,0 +1,188 @@
+"""The status report from pulled records on disk (no server), and its rendering as tables."""
+
+from __future__ import annotations
+
+import json
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder.atomic import write_json, write_jsonl
+from builder.config import Settings
+from builder.pull import pull_paths
+from builder.status import project_status, render, table
+
+_ids = count(1)
+
+
+def rec(item: str, who: str, label: str, lead_time: float, gt: bool = False) -> dict[str, Any]:
+    return {
+        "project": "claims",
+        "item_id": item,
+        "task_id": 1,
+        "annotation_id": next(_ids),
+        "annotator": who,
+        "answers": {"claim": [label]},
+        "lead_time": lead_time,
+        "created_at": "2024-06-27T10:00:00Z",
+        "updated_at": "2024-06-27T10:00:00Z",
+        "ground_truth": gt,
+    }
+
+
+CW, NC = "checkworthy", "no_claim"
+
+
+def pulled_root(tmp_path: Path) -> Settings:
+    """A root with a claims pull and an adjudication pull, as `make pull` leaves them."""
+    settings = Settings(root=tmp_path)
+    claims = pull_paths(settings, "claims")
+    write_jsonl(
+        claims.accepted,
+        [
+            rec("s1", "amy@x.org", CW, 4.0),  # s1: both agree
+            rec("s1", "bob@x.org", CW, 3.0),
+            rec("s2", "amy@x.org", CW, 6.0),  # s2: a tie
+            rec("s2", "bob@x.org", NC, 5.0),
+            rec("s3", "amy@x.org", NC, 8.0),  # s3: a tie, adjudicated
+            rec("s3", "bob@x.org", CW, 10.0),
+        ],
+    )
+    counts = {"pulled": 8, "accepted": 6, "rejected": 1, "skipped": 1, "skipped_cancelled": 1}
+    write_json(claims.summary, {"snapshot": "claims-1.json", "project_id": 1, "counts": counts})
+    adjudication = pull_paths(settings, "claims-adjudication")
+    write_jsonl(adjudication.accepted, [rec("s3", "lead@x.org", NC, 20.0, gt=True)])
+    counts = {"pulled": 3, "accepted": 1, "rejected": 1, "skipped": 1, "skipped_draft": 1}
+    write_json(adjudication.summary, {"snapshot": "adj-1.json", "project_id": 2, "counts": counts})
+    return settings
+
+
+def report_of(settings: Settings, server_error: str | None = None) -> dict[str, Any]:
+    controls = {"s3": NC}
+    return {
+        "server_error": server_error,
+        "projects": [
+            project_status(settings, "claims", "Fact-check claims", None, controls),
+            project_status(settings, "stance", "Fact-check stance", None, controls),
+        ],
+    }
+
+
+def test_project_status_from_the_pulls(tmp_path: Path) -> None:
+    claims = report_of(pulled_root(tmp_path))["projects"][0]
+    assert claims["tasks"] is None and claims["unlabeled"] is None and claims["server"] is None
+    assert claims["labeled"] == 2  # s1 by majority, s3 by the adjudicator
+    assert claims["unresolved"] == ["s2"]
+    assert claims["adjudicated"] == 1
+    assert claims["skipped"] == 2
+    assert claims["rejected"] == 2
+    assert claims["last_pull"] == "claims-1.json"
+    json.dumps(claims)  # `make status --json` prints it as it is
+
+
+class FakeClient:
+    url = "http://ls.example"
+
+    class Info:
+        id = 3
+        task_count = 10
+
+    def find_project(self, title: str) -> Any:
+        return self.Info() if title == "Fact-check claims" else None
+
+
+def test_project_status_counts_unlabeled_from_the_server(tmp_path: Path) -> None:
+    status = project_status(pulled_root(tmp_path), "claims", "Fact-check claims", FakeClient())
+    assert status["server"] == {"url": "http://ls.example", "project_id": 3}
+    assert status["tasks"] == 10
+    assert status["unlabeled"] == 7  # 10 tasks, 3 with annotations
+
+
+def rows_of(text: str, header: str) -> dict[str, list[str]]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    assert set(lines[start + 1]) <= {"-", " "}
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.strip() or line.startswith(" "):
+            break
+        cells = line.split()
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_render_tables(tmp_path: Path) -> None:
+    text = render(report_of(pulled_root(tmp_path)))
+    assert not text.startswith("server:")
+    header = "project  tasks  labeled  unlabeled  skipped  rejected  unresolved  adjudicated"
+    assert text.splitlines()[0].split() == header.split()
+    projects = rows_of(text, "project")
+    #                      tasks labeled unlabeled skipped rejected unresolved adjudicated
+    assert projects["claims"] == ["-", "2", "-", "2", "2", "1", "1"]
+    assert projects["stance"] == ["-", "0", "-", "0", "0", "0", "0"]
+
+    # alpha: ratings s1 (cw cw), s2 (cw nc), s3 (nc cw): n = 6, cw 4, nc 2; disagreeing pairs 4;
+    # expected 36 - 20 = 16; alpha = 1 - 5 * 4 / 16 = -0.25.
+    assert "claims: Krippendorff's alpha -0.250 over 3 items" in text
+    # kappa: (cw,cw) (cw,nc) (nc,cw): agreed 1 of 3, chance*9 = 5: (3 - 5) / (9 - 5) = -0.5.
+    assert "  Cohen's kappa amy@x.org / bob@x.org: -0.500 over 3 items" in text
+    assert "stance: Krippendorff" not in text  # no annotators, no agreement lines
+
+    annotators = rows_of(text, "annotator")
+    # annotations, median s/task, agreement (items), control accuracy (items)
+    assert annotators["amy@x.org"] == ["3", "6.000", "1.000", "(1)", "1.000", "(1)"]
+    assert annotators["bob@x.org"] == ["3", "5.000", "1.000", "(1)", "0.000", "(1)"]
+    assert annotators["lead@x.org"] == ["1", "20.000", "-", "(0)", "-", "(0)"]
+    assert "  unresolved: s2 (send them with `make adjudicate`)" in text
+
+
+def test_render_names_a_server_error(tmp_path: Path) -> None:
+    text = render(report_of(pulled_root(tmp_path), "cannot reach http://127.0.0.1:8080"))
+    first = text.splitlines()[0]
+    assert first == "server: cannot reach http://127.0.0.1:8080 (task counts unknown)"
+    assert rows_of(text, "project")["claims"][0] == "-"
+
+
+def test_render_with_server_counts_and_many_ties() -> None:
+    agreement = {
+        "krippendorff_alpha": {"value": None, "items": 0, "ratings": 0},
+        "pairwise_kappa": [],
+        "agreement_with_majority": [],
+    }
+    annotator = {
+        "annotator": "amy",
+        "annotations": 7,
+        "ground_truth": 0,
+        "median_seconds": 2.5,
+        "agreement_with_majority": None,
+        "agreement_items": 0,
+        "control_accuracy": 0.75,
+        "control_items": 4,
+    }
+    project = {
+        "project": "claims",
+        "tasks": 120,
+        "labeled": 90,
+        "unlabeled": 23,
+        "skipped": 4,
+        "rejected": 3,
+        "unresolved": [f"s{i}" for i in range(7)],
+        "adjudicated": 5,
+        "agreement": agreement,
+        "annotators": [annotator],
+    }
+    text = render({"server_error": None, "projects": [project]})
+    assert rows_of(text, "project")["claims"] == ["120", "90", "23", "4", "3", "7", "5"]
+    assert "claims: Krippendorff's alpha - over 0 items" in text
+    assert rows_of(text, "annotator")["amy"] == ["7", "2.500", "-", "(0)", "0.750", "(4)"]
+    assert "  unresolved: s0, s1, s2, s3, s4 … (send them with `make adjudicate`)" in text
+
+
+@pytest.mark.parametrize("rows", [[], [["a", 1.5, None]]])
+def test_table_columns_line_up(rows: list[list[Any]]) -> None:
+    lines = table(["name", "value", "other"], rows)
+    assert lines[0] == "name  value  other"
+    assert lines[1] == "----  -----  -----"
+    assert lines[2:] == ([] if not rows else ["a     1.500  -    "])
