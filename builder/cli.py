@@ -515,6 +515,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) stopped early: not an error of ours, and nothing to say.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted: rerun the command, it picks up where it stopped", file=sys.stderr)
         return 130

@@ -581,7 +581,7 @@ def write_big_corpus(raw: Path, articles: int, sentences: int) -> None:
             out.write(json.dumps(record) + "\n")
 
 
-def kill_sync(root: Path, api: Api, total: int, when: str, delay: float) -> tuple[bool, int]:
+def kill_sync(root: Path, api: Api, when: str, delay: float) -> tuple[bool, int]:
     """Start a real sync; SIGKILL it `delay` s after `when` ("start", or "batch": the server's
     task count grew). Whether it was still running, and the server's count at the kill."""
     title = title_of(root)
@@ -619,8 +619,9 @@ def kill_sync(root: Path, api: Api, total: int, when: str, delay: float) -> tupl
 def settle(api: Api, project_id: int) -> None:
     """Wait until an import the killed client had sent is finished on the server.
 
-    The server completes a request whose client died; a sync started while it is still
-    writing would not see those tasks yet (see the report of this test's author)."""
+    The server completes an import whose client died. A sync started while it is still
+    writing (within a fraction of a second of the kill) would not see those tasks yet and
+    import them again: a limit of any client-side sync, not what this test is about."""
     last, stable_since = -1, time.monotonic()
     while time.monotonic() - stable_since < 1.0:
         now = api.task_count(project_id)
@@ -637,7 +638,8 @@ def test_a_killed_sync_ends_with_exactly_one_task_per_sentence(root: Path, api: 
 
     plan = [
         ("start", 0.5, None),  # while it starts, reads raw/ or makes the project
-        ("batch", 0.0, None),  # right after a batch landed, before the state is saved
+        ("batch", 0.0, None),  # as soon as the server holds a new batch (often before the
+        # sync has recorded it)
         ("batch", 0.15, "corrupt"),  # in the middle of the next batch, the state file corrupt
         ("batch", 0.0, "delete"),  # and without any state file
         ("start", 1.0, None),  # while it lists the project's tasks
@@ -648,7 +650,7 @@ def test_a_killed_sync_ends_with_exactly_one_task_per_sentence(root: Path, api: 
             state.write_text('{"server": "http://elsewhere", "tasks": {', encoding="utf-8")
         if damage == "delete":
             state.unlink(missing_ok=True)
-        running, count = kill_sync(root, api, total, when, delay)
+        running, count = kill_sync(root, api, when, delay)
         partial += running and 0 < count < total
         log.append((when, delay, damage, running, count))
         project_id = api.project_id(title_of(root))
@@ -657,8 +659,9 @@ def test_a_killed_sync_ends_with_exactly_one_task_per_sentence(root: Path, api: 
     # Most kills must have hit a sync in the middle of its import, or this tests nothing.
     assert partial >= 3, f"only {partial} kill(s) hit a partial import: {log}"
 
-    out = synced(root)
-    assert "imported" in out
+    # The run to the end starts from a damaged state file too: the server stays the truth.
+    state.write_text('{"server": "', encoding="utf-8")
+    synced(root)
     project_id = api.project_id(title_of(root))
     assert_one_task_per_sentence(api, project_id, root)
     assert "nothing new" in synced(root)
