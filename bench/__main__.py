@@ -24,6 +24,7 @@ from label_studio_sdk import LabelStudio
 
 from bench import server as bench_server
 from bench.workload import (
+    ARTICLES_PER_STORY,
     Articles,
     child_environment,
     claim_result,
@@ -105,6 +106,7 @@ class Bench:
     _payloads: list[dict[str, Any]] | None = None
     _synced: tuple[Path, str] | None = None  # a root synced into its project, and its title
     _pull: tuple[int, list[int]] | None = None  # project id, ids of tasks without annotation
+    pull_setup_done: float = 0.0  # time.monotonic() when the pull project was filled
     pulled_root: Path | None = None
     full_pulls: list[float] = field(default_factory=list)
     _roots: int = 0
@@ -210,6 +212,7 @@ class Bench:
                     i for i, t in zip(ids, batch, strict=True) if "annotations" not in t
                 ]
             self._pull = (project, unannotated)
+            self.pull_setup_done = time.monotonic()
         return self._pull
 
     def export_snapshot(self, project_id: int) -> int:
@@ -222,7 +225,7 @@ class Bench:
             serialization_options={"annotations__completed_by": {"only_id": False}},
         )
         while export.status not in ("completed", "failed"):
-            time.sleep(0.25)  # the builder polls as often
+            time.sleep(0.1)  # as often as the builder polls
             export = self.sdk.projects.exports.get(project_id, export.id)
         if export.status == "failed":
             raise BenchError(f"export of project {project_id} failed")
@@ -397,6 +400,15 @@ def fig_pull_new(bench: Bench) -> list[Row]:
         fig_pull(bench)
     assert bench.pulled_root is not None
     root = bench.pulled_root
+    # On a desk, the annotations a pull has already seen were made long before it. Here they
+    # were imported minutes ago: wait until the builder's look-back window no longer reaches
+    # them, then catch up once (untimed), so each timed pull finds only the new annotations.
+    window = lookback_seconds()
+    wait = bench.pull_setup_done + window + 5 - time.monotonic()
+    if wait > 0:
+        say(f"bench: waiting {wait:.0f} s for the pull's look-back window ({window:.0f} s) to pass")
+        time.sleep(wait)
+    bench.builder(root, "pull")
     result = claim_result(question_for("claims").names[-1])
     pulls: list[float] = []
     expected = pulled_counts(root)["accepted"]
@@ -420,8 +432,18 @@ def fig_pull_new(bench: Bench) -> list[Row]:
             "≤ 0.3 of it",
             ratio <= 0.3,
             str(bench.sizes.big_reps),
+            f"the earlier annotations older than the builder's look-back window ({window:.0f} s)",
         )
     ]
+
+
+def lookback_seconds() -> float:
+    """How far before the last pull an incremental pull looks (0 if the builder has no such
+    window): changes inside it are exported again."""
+    from builder import pull
+
+    overlap = getattr(pull, "OVERLAP", None)
+    return overlap.total_seconds() if overlap is not None else 0.0
 
 
 def fig_offline(bench: Bench) -> list[Row]:
@@ -537,6 +559,21 @@ def versions() -> dict[str, str]:
     }
 
 
+def builder_commit() -> str:
+    """The checkout's commit, `-dirty` if it has uncommitted changes (read-only git)."""
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=HERE.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return done.stdout.strip()
+
+
 def render(rows: list[Row], header: list[str]) -> str:
     """The report as markdown: how it was run, then the table."""
     lines = [*header, ""]
@@ -571,7 +608,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help=f"run only these figures: {', '.join(FIGURES)}",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes, one repetition: a smoke run"
+        "--quick", action="store_true", help="2,000 tasks, fewer repetitions: a smoke run"
     )
     parser.add_argument("--reps", type=int, help="repetitions of every measurement")
     parser.add_argument(
@@ -626,14 +663,15 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{name} {version}" for name, version in versions().items())
         + "; the local server on SQLite, started by the bench on 127.0.0.1.",
         f"Load average before/after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} "
-        "(other processes on the machine slow every figure).",
-        f"Sizes: {sizes.tasks:,} tasks (news-like, {5} articles a story, given `story_id`), "
+        "(other load on the machine slows every figure).",
+        f"Sizes: {sizes.tasks:,} tasks (news-like, {ARTICLES_PER_STORY} articles a story, "
+        "`story_id` given), "
         f"{sizes.annotated:,} annotations imported with their tasks, "
         f"{sizes.offline_tasks * sizes.offline_per_task:,} offline records; repetitions: "
         f"{sizes.big_reps} for the 20k imports, listings, exports and pulls, {sizes.small_reps} "
         "for the quick syncs; medians shown.",
         "Each `sync`, `pull` and `dataset` is `python -m builder …` in a new process, timed from "
-        "outside, as `make` runs it.",
+        f"outside, as `make` runs it; builder at commit {builder_commit()}.",
     ]
     report = render(rows, header)
     print()

@@ -225,6 +225,11 @@ class Api:
     def tasks(self, project_id: int) -> list[dict[str, Any]]:
         return self.get("/api/tasks/", project=project_id, page_size=10000)["tasks"]
 
+    def annotations(self, project_id: int) -> list[dict[str, Any]]:
+        """Every annotation of a project, skipped ones included, in one listing."""
+        tasks = self.get("/api/tasks/", project=project_id, page_size=10000, fields="all")
+        return [a for task in tasks["tasks"] for a in task["annotations"]]
+
     def task_of(self, project_id: int, key: str = "sentence_id") -> dict[str, int]:
         """item id (data[key]) -> task id."""
         return {t["data"][key]: t["id"] for t in self.tasks(project_id)}
@@ -260,6 +265,27 @@ class Api:
         self.created.append(created)
         return created["id"]
 
+    def draft(self, task_id: int, result: list[dict[str, Any]], by: User) -> int:
+        """A draft, as the UI saves one before Submit. Returns the draft's id."""
+        answer = requests.post(
+            f"{self.url}/api/tasks/{task_id}/drafts",
+            headers=self._headers(by.token),
+            json={"result": result, "lead_time": 2.0},
+            timeout=120,
+        )
+        assert answer.status_code == 201, f"draft of {task_id}: {answer.text[:300]}"
+        return answer.json()["id"]
+
+    def update(self, annotation_id: int, result: list[dict[str, Any]], by: User) -> None:
+        """An annotator changes their submitted answer (Update in the UI)."""
+        answer = requests.patch(
+            f"{self.url}/api/annotations/{annotation_id}/",
+            headers=self._headers(by.token),
+            json={"result": result},
+            timeout=120,
+        )
+        assert answer.status_code == 200, f"update of {annotation_id}: {answer.text[:300]}"
+
 
 @pytest.fixture(scope="module")
 def api(labelstudio: LabelStudioServer) -> Api:
@@ -281,7 +307,7 @@ class Walk:
     pull_output: str
     valid: list[int]  # annotation ids that must be accepted
     invalid: dict[int, tuple[int, str, str]]  # annotation id -> (task id, annotator, what)
-    skipped: list[int]
+    skipped: list[int]  # a cancelled annotation, a draft, an empty annotation
 
 
 @pytest.fixture(scope="module")
@@ -328,6 +354,8 @@ def walk(
     bad(SINCE_2023, a, choice("checkworthy", "no_claim"), "two choices")
     bad(SINCE_2023, b, choice("checkworthy", name="verdict"), "a control the config lacks")
     skipped = [api.annotate(task[OFFICE], [], b, was_cancelled=True)]
+    skipped.append(api.draft(task[MINISTERS], choice("no_claim"), a))  # a draft, never a label
+    skipped.append(api.annotate(task[HEIGHT], [], a))  # an empty result, not a skip
 
     pull_output = ok(root, "pull")
     return Walk(
@@ -366,7 +394,7 @@ def test_sync_annotate_pull_dataset_load(walk: Walk, tmp_path: Path) -> None:
         "skipped": len(walk.skipped),
     }
     assert counts["pulled"] == counts["accepted"] + counts["rejected"] + counts["skipped"]
-    assert "(cancelled 1)" in walk.pull_output
+    assert "(cancelled 1, draft 1, empty 1)" in walk.pull_output
     accepted = read_jsonl(root / "exports" / "annotations" / "claims.jsonl")
     assert sorted(r["annotation_id"] for r in accepted) == sorted(walk.valid)
 
@@ -398,7 +426,9 @@ def test_sync_annotate_pull_dataset_load(walk: Walk, tmp_path: Path) -> None:
     assert first.parent == root / "exports" / "pulls"
     exported = json.loads(first.read_bytes())
     in_export = {a["id"] for task in exported for a in task["annotations"]}
-    assert in_export == set(walk.valid) | set(walk.invalid) | set(walk.skipped)
+    cancelled, draft, empty = walk.skipped
+    assert in_export == set(walk.valid) | set(walk.invalid) | {cancelled, empty}
+    assert [d for task in exported for d in task["drafts"]] == [draft]  # the export's draft ids
     first_bytes = first.read_bytes()
 
     # A second pull keeps the first file as it was and writes a new one.
@@ -492,7 +522,7 @@ def test_status_text_and_json(walk: Walk) -> None:
         "tasks": str(len(sentences)),
         "labeled": str(len(WALK_LABELS)),
         "unlabeled": str(claims["unlabeled"]),
-        "skipped": "1",
+        "skipped": str(len(walk.skipped)),
         "rejected": "3",
         "unresolved": "1",
         "adjudicated": "2",
@@ -514,7 +544,7 @@ def test_incremental_pull_keeps_what_came_before(
     a, b = api.user(labelstudio, "incr-a"), api.user(labelstudio, "incr-b")
     api.annotate(task[MINISTERS], choice("checkworthy"), a)
     api.annotate(task[MINISTERS], choice("checkworthy"), b)
-    api.annotate(task[HEADLINE], choice("no_claim"), a)
+    edited = api.annotate(task[HEADLINE], choice("no_claim"), a)
     api.annotate(task[HEADLINE], choice("bogus"), b)
     api.annotate(task[OFFICE], [], b, was_cancelled=True)
 
@@ -526,6 +556,7 @@ def test_incremental_pull_keeps_what_came_before(
     records_before = read_jsonl(accepted_path)
 
     new = api.annotate(task[FIVE_KILLED], choice("checkworthy"), a)
+    api.update(edited, choice("not_checkworthy"), a)  # A changes their mind
     second = ok(root, "pull")
     what, snapshot = saved_exports(second)["claims"]
     assert what.startswith("the tasks changed since ")
@@ -534,8 +565,11 @@ def test_incremental_pull_keeps_what_came_before(
     assert after == {**before, "pulled": before["pulled"] + 1, "accepted": before["accepted"] + 1}
     records_after = read_jsonl(accepted_path)
     by_id = {r["annotation_id"]: r for r in records_after}
-    assert all(by_id[r["annotation_id"]] == r for r in records_before)
+    assert all(
+        by_id[r["annotation_id"]] == r for r in records_before if r["annotation_id"] != edited
+    )
     assert sorted(by_id) == sorted([r["annotation_id"] for r in records_before] + [new])
+    assert by_id[edited]["answers"] == {"claim": ["not_checkworthy"]}
     assert len(read_jsonl(root / "exports" / "annotations" / "claims.rejects.jsonl")) == 1
 
     full = ok(root, "pull", "--full")
@@ -547,33 +581,50 @@ def test_incremental_pull_keeps_what_came_before(
 
 
 @pytest.mark.server
-def test_demo_annotations_are_added_once(
+def test_demo_pieces_add_the_examples_once_and_build_the_dataset(
     labelstudio: LabelStudioServer, api: Api, tmp_path: Path
 ) -> None:
+    """The steps of `make demo` after the server starts, on the sample corpus."""
     root = make_root(tmp_path, labelstudio, "e2e-demo")
     ok(root, "sync", "--no-progress")
-    examples = json.loads(EXAMPLES.read_text(encoding="utf-8"))["claims"]
-    skipped = sum(1 for e in examples if e["label"] is None)
+    examples = json.loads(EXAMPLES.read_text(encoding="utf-8"))
+    claims_examples = examples["claims"]
+    skipped = sum(1 for e in claims_examples if e["label"] is None)
     assert skipped >= 1
 
     first = ok(root, "demo-annotations")
-    assert f"claims: example annotations (example data): added {len(examples)}, 0 already" in first
+    n = len(claims_examples)
+    assert f"claims: example annotations (example data): added {n}, 0 already there" in first
     project = api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])
-    on_server = [a for t in api.tasks(project["id"]) for a in api.task(t["id"])["annotations"]]
-    assert len(on_server) == len(examples)
+    on_server = api.annotations(project["id"])
+    assert len(on_server) == n
     assert sum(1 for a in on_server if a["was_cancelled"]) == skipped
 
     second = ok(root, "demo-annotations")
-    assert f"added 0, {len(examples)} already there" in second
+    assert f"claims: example annotations (example data): added 0, {n} already there" in second
     assert api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])["id"] == project["id"]
-    again = [a for t in api.tasks(project["id"]) for a in api.task(t["id"])["annotations"]]
-    assert len(again) == len(examples)
+    assert len(api.annotations(project["id"])) == n
 
     # The examples fit the scheme: nothing rejected, the skip counted as skipped.
     counts = pull_counts(ok(root, "pull"))["claims"]
-    assert counts == {
-        "pulled": len(examples),
-        "accepted": len(examples) - skipped,
-        "rejected": 0,
-        "skipped": skipped,
-    }
+    assert counts == {"pulled": n, "accepted": n - skipped, "rejected": 0, "skipped": skipped}
+
+    # The stance round and the adjudication of the demo find the examples' pairs and tie.
+    ok(root, "stance", "--no-progress")
+    stance_n = len(examples["stance"])
+    output = ok(root, "demo-annotations")
+    assert f"stance: example annotations (example data): added {stance_n}, 0 already" in output
+    assert pull_counts(ok(root, "pull"))["stance"]["accepted"] == stance_n
+    ok(root, "adjudicate")
+    [adjudicated] = examples["claims-adjudication"]
+    output = ok(root, "demo-annotations")
+    assert "claims-adjudication: example annotations (example data): added 1, 0 already" in output
+    assert pull_counts(ok(root, "pull"))["claims-adjudication"]["accepted"] == 1
+    ok(root, "dataset")
+    claims = load(root, "claims", tmp_path / "hf")
+    rows = {r["sentence_id"]: r for split in claims for r in claims[split]}
+    settled = rows[adjudicated["item_id"]]
+    assert settled["resolved_by"] == "ground_truth"
+    assert CLAIM.names[settled["claim"]] == adjudicated["label"]
+    stance = load(root, "stance", tmp_path / "hf")
+    assert sum(stance.num_rows.values()) > 0
