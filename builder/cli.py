@@ -130,6 +130,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         state_path,
         progress=not args.no_progress,
         inputs="" if corpus.problems else inputs,
+        batch_size=settings.sync_batch_size,
     )
     print_sync_report(report, info.id, client.url, "sentence")
     return 1 if corpus.problems else 0
@@ -313,6 +314,7 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
         "pair_id",
         settings.state_dir / "sync" / "stance.json",
         progress=not args.no_progress,
+        batch_size=settings.sync_batch_size,
     )
     print_sync_report(report, info.id, client.url, "pair")
     return 1 if problems else 0

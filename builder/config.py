@@ -205,6 +205,12 @@ class Settings:
         return _whole_number(self.get("ANNOTATIONS_PER_TASK", "1"), "ANNOTATIONS_PER_TASK")
 
     @property
+    def sync_batch_size(self) -> int:
+        """Tasks per import request: large batches are cheaper for the server, small ones lose
+        less work to an interrupted sync."""
+        return _whole_number(self.get("SYNC_BATCH_SIZE", "5000"), "SYNC_BATCH_SIZE")
+
+    @property
     def stance_top_k(self) -> int:
         return _whole_number(self.get("STANCE_TOP_K", "3"), "STANCE_TOP_K")
 

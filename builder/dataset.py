@@ -8,10 +8,12 @@ import shutil
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from datasets import Dataset, disable_progress_bars
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from builder import __version__
 from builder.aggregate import ItemLabel, aggregate, answer
@@ -22,7 +24,7 @@ from builder.corpus import Corpus
 from builder.features import features_for
 from builder.figures import annotator_confusion, label_distribution
 from builder.pull import project_records, pull_paths, read_summary
-from builder.quality import agreement_for, confusion_for
+from builder.quality import agreement_and_confusion
 from builder.scheme import SCHEME_VERSION, question_for, scheme_hash
 from builder.splits import assign_splits
 from builder.tasks import claim_tasks
@@ -48,20 +50,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+@cache
 def pseudonym(annotator: str) -> str:
     """A stable stand-in for an annotator's e-mail, so a published dataset carries no address."""
     return "annotator-" + hashlib.sha256(annotator.encode("utf-8")).hexdigest()[:10]
 
 
 def claims_rows(
-    corpus: Corpus, labels: dict[str, ItemLabel], controls: dict[str, str] | None = None
+    corpus: Corpus,
+    labels: dict[str, ItemLabel],
+    controls: dict[str, str] | None = None,
+    tasks: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per sentence with a label: aggregated, or known (a control item's answer)."""
     controls = controls or {}
     names = question_for("claims").names
     positions = {s.sentence_id: s for s in corpus.all_sentences()}
     rows = []
-    for task in claim_tasks(corpus):
+    for task in tasks if tasks is not None else claim_tasks(corpus):
         item = labels.get(task["sentence_id"])
         known = controls.get(task["sentence_id"])
         if known is not None:
@@ -131,12 +137,15 @@ def write_split_files(
     staging: Path, config: str, rows_by_split: dict[str, list[dict[str, Any]]]
 ) -> None:
     features = features_for(config)
-    disable_progress_bars()
+    # The arrow schema carries the features (ClassLabel names included) in its "huggingface"
+    # metadata, so load_dataset reads them back; building the table in arrow directly skips
+    # the per-value encoding of Dataset.from_dict, which dominated large builds.
+    schema = features.arrow_schema
     for split in SPLITS:
         path = staging / "data" / config / f"{split}-00000-of-00001.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         columns = {name: [row[name] for row in rows_by_split[split]] for name in features}
-        Dataset.from_dict(columns, features=features).to_parquet(str(path))
+        pq.write_table(pa.Table.from_pydict(columns, schema=schema), path)
 
 
 def raw_inputs(settings: Settings) -> dict[str, str]:
@@ -170,9 +179,12 @@ def build_dataset(
     controls = controls or {}
     claim_records = project_records(settings, "claims")
     claim_labels = aggregate(claim_records)
-    rows: dict[str, list[dict[str, Any]]] = {"claims": claims_rows(corpus, claim_labels, controls)}
-    story_of_item = {t["sentence_id"]: t["story_id"] for t in claim_tasks(corpus)}
-    article_of_item = {t["sentence_id"]: t["article_id"] for t in claim_tasks(corpus)}
+    tasks = claim_tasks(corpus)
+    rows: dict[str, list[dict[str, Any]]] = {
+        "claims": claims_rows(corpus, claim_labels, controls, tasks)
+    }
+    story_of_item = {t["sentence_id"]: t["story_id"] for t in tasks}
+    article_of_item = {t["sentence_id"]: t["article_id"] for t in tasks}
     records = list(claim_records)
     summaries = {
         name: read_summary(pull_paths(settings, name).summary)
@@ -273,11 +285,12 @@ def build_dataset(
             project: [{**r, "annotator": pseudonym(r["annotator"])} for r in project_records_]
             for project, project_records_ in per_project.items()
         }
-        manifest["agreement"] = {p: agreement_for(p, recs) for p, recs in anonymous.items()}
+        figures = {p: agreement_and_confusion(p, recs) for p, recs in anonymous.items()}
+        manifest["agreement"] = {p: agreement for p, (agreement, _) in figures.items()}
         label_distribution(staging / "label_distribution.png", counts)
         annotator_confusion(
             staging / "annotator_confusion.png",
-            {p: confusion_for(p, recs) for p, recs in anonymous.items()},
+            {p: confusion for p, (_, confusion) in figures.items()},
         )
         write_json(staging / "manifest.json", manifest)
         write_text(staging / "README.md", render_card(settings.dataset_name, manifest))

@@ -77,14 +77,19 @@ def process_snapshot(
     ids still belong to the corpus. The summary is written last, so a crash before it leaves
     the next pull to redo this one.
     """
-    fresh = parse_export(snapshot.read_bytes(), str(snapshot))
+    data = snapshot.read_bytes()
+    fresh = parse_export(data, str(snapshot))
     previous = read_summary(paths.summary) if merge else None
-    merged: dict[str, dict[str, Any]] = {}
     if merge and paths.tasks.is_file():
-        merged = json.loads(paths.tasks.read_text(encoding="utf-8"))
-    merged.update({str(task["id"]): task for task in fresh})
-    tasks = [merged[key] for key in sorted(merged, key=int)]
-    write_bytes(paths.tasks, json.dumps(merged, ensure_ascii=False).encode("utf-8"))
+        # The changed tasks replace their earlier versions; the rest stays as pulled before.
+        by_id = {task["id"]: task for task in json.loads(paths.tasks.read_bytes())}
+        by_id.update({task["id"]: task for task in fresh})
+        tasks = [by_id[task_id] for task_id in sorted(by_id)]
+        write_bytes(paths.tasks, json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
+    else:
+        # A full export is the whole set already: keep its bytes as they came.
+        tasks = fresh
+        write_bytes(paths.tasks, data)
     validated = validate_export(
         question_project or paths.project, tasks, known_items(tasks), ground_truth
     )
@@ -120,7 +125,9 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     # Only "\n" ends a record: str.splitlines would also cut at U+2028 inside a JSON string.
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+    lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    # One parse of the whole file is several times faster than one per line.
+    return json.loads("[" + ",".join(lines) + "]")
 
 
 def read_summary(path: Path) -> dict[str, Any] | None:

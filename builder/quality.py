@@ -24,6 +24,14 @@ def confusion_for(project: str, records: list[dict[str, Any]]) -> dict[str, Any]
     return confusion_between_annotators(ratings_of(records), question_for(project).names)
 
 
+def agreement_and_confusion(
+    project: str, records: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both figures from one pass over the records (the card needs both)."""
+    ratings, names = ratings_of(records), question_for(project).names
+    return agreement_report(ratings, names), confusion_between_annotators(ratings, names)
+
+
 def annotator_table(
     project: str, records: list[dict[str, Any]], controls: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ def pair_data(settings: Settings) -> dict[str, dict[str, Any]]:
     path = pull_paths(settings, "stance").tasks
     if not path.is_file():
         return {}
-    tasks = json.loads(path.read_text(encoding="utf-8")).values()
+    tasks = json.loads(path.read_text(encoding="utf-8"))
     return {t["data"]["pair_id"]: t["data"] for t in tasks if "pair_id" in (t.get("data") or {})}
 
 

@@ -23,21 +23,32 @@ def _days_apart(a: str | None, b: str | None) -> int:
     return abs((date.fromisoformat(a) - date.fromisoformat(b)).days)
 
 
-def similar_pairs(articles: Sequence[Article], min_similarity: float = MIN_SIMILARITY):
-    """Index pairs (i, j), i < j, of articles close in date whose texts are similar."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def similar_pairs(
+    articles: Sequence[Article],
+    min_similarity: float = MIN_SIMILARITY,
+    only: Sequence[int] | None = None,
+) -> list[tuple[int, int]]:
+    """Index pairs (i, j), i < j, of articles close in date whose texts are similar.
 
-    if len(articles) < 2:
+    With `only`, just the pairs that involve one of those articles (the ones without a story
+    yet): the others keep theirs, so comparing them again would change nothing.
+    """
+    if len(articles) < 2 or (only is not None and not only):
         return []
+    from sklearn.feature_extraction.text import TfidfVectorizer  # slow to import: only if needed
+
     vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1)
     matrix = vectorizer.fit_transform([a.text for a in articles])
-    similarity = (matrix @ matrix.T).tocoo()  # rows are L2-normalised: this is the cosine
-    pairs = []
-    for i, j, value in zip(similarity.row, similarity.col, similarity.data, strict=True):
-        close = i < j and _days_apart(articles[i].date, articles[j].date) <= MAX_DAYS
-        if close and value >= min_similarity:
-            pairs.append((int(i), int(j)))
-    return pairs
+    rows = list(range(len(articles))) if only is None else list(only)
+    # Rows are L2-normalised, so the product is the cosine.
+    similarity = (matrix[rows] @ matrix.T).tocoo()
+    keep = similarity.data >= min_similarity  # filter in numpy before any Python loop
+    pairs = set()
+    for r, j in zip(similarity.row[keep], similarity.col[keep], strict=True):
+        i, j = rows[int(r)], int(j)
+        if i != j and _days_apart(articles[i].date, articles[j].date) <= MAX_DAYS:
+            pairs.add((min(i, j), max(i, j)))
+    return sorted(pairs)
 
 
 def _new_story_id(member_ids: Sequence[str]) -> str:
@@ -60,7 +71,8 @@ def assign_stories(
             i = parent[i]
         return i
 
-    for i, j in similar_pairs(articles, min_similarity):
+    free = [i for i, a in enumerate(articles) if not a.story_id and a.id not in known]
+    for i, j in similar_pairs(articles, min_similarity, only=free):
         parent[find(i)] = find(j)
     # Articles whose story is given in the input are joined by that id too.
     by_given: dict[str, int] = {}

@@ -18,7 +18,6 @@ from builder.errors import BuilderError
 from builder.labelstudio import LabelStudioClient, ProjectInfo
 from builder.scheme import labeling_config, question_for
 
-BATCH_SIZE = 1000
 CHOICE_VALUE = re.compile(r"<Choice\s[^>]*value=\"([^\"]*)\"")
 
 
@@ -210,6 +209,7 @@ def sync_tasks(
     progress: bool = True,
     predictions: dict[str, list[dict[str, Any]]] | None = None,
     inputs: str = "",
+    batch_size: int = 5000,
 ) -> SyncReport:
     """Import the tasks whose `key` the project lacks; never touch a task already there.
 
@@ -234,8 +234,8 @@ def sync_tasks(
         file=sys.stderr,
         disable=not progress or not new,
     )
-    for start in range(0, len(new), BATCH_SIZE):
-        batch = new[start : start + BATCH_SIZE]
+    for start in range(0, len(new), batch_size):
+        batch = new[start : start + batch_size]
         payload = [
             {"data": task, "predictions": predictions[task[key]]}
             if task[key] in predictions

@@ -6,11 +6,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 from builder.scheme import annotation_schema
 
 _validator = Draft202012Validator(annotation_schema())
+# The same schema compiled to Python: about 60 times faster. It only says "valid"; every record
+# it doubts is checked again by jsonschema, which gives the JSON path and the reason.
+_fast_check = fastjsonschema.compile(annotation_schema())
 
 # The task data field that carries our own id of the labeled item, per project.
 ITEM_KEY = {"claims": "sentence_id", "stance": "pair_id"}
@@ -71,6 +75,15 @@ def record_of(project: str, task: dict[str, Any], annotation: dict[str, Any]) ->
     }
 
 
+def schema_errors(record: dict[str, Any]) -> list[Any]:
+    """The record's JSON Schema errors, by path; none for a valid record."""
+    try:
+        _fast_check(record)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        return sorted(_validator.iter_errors(record), key=lambda e: e.json_path)
+
+
 def _reject(record: dict[str, Any], path: str, reason: str) -> dict[str, Any]:
     return {
         "task_id": record["task_id"],
@@ -106,7 +119,7 @@ def validate_export(
                 continue
             record = record_of(project, task, annotation)
             record["ground_truth"] = record["ground_truth"] or ground_truth
-            errors = sorted(_validator.iter_errors(record), key=lambda e: e.json_path)
+            errors = schema_errors(record)
             if errors:
                 # One reject per annotation keeps the counts adding up; every reason is named.
                 reason = "; ".join(f"{e.json_path}: {e.message}" for e in errors)

@@ -169,8 +169,8 @@ def test_process_snapshot_writes_records_rejects_tasks_and_summary(paths: PullPa
     assert "s-unknown" in rejects[1]["reason"]
 
     tasks = json.loads(paths.tasks.read_text(encoding="utf-8"))
-    assert sorted(tasks) == ["1", "2", "3", "4"]
-    assert tasks["2"]["data"]["sentence_id"] == "s-2"
+    assert [t["id"] for t in tasks] == [1, 2, 3, 4]
+    assert tasks[1]["data"]["sentence_id"] == "s-2"
 
     summary = read_summary(paths.summary)
     assert summary is not None
@@ -261,9 +261,9 @@ def test_merge_replaces_only_the_changed_tasks(paths: PullPaths) -> None:
     rejects = read_records(paths.rejects)
     assert [r["task_id"] for r in rejects] == [3]  # task 2's reject is gone, task 3's kept
     tasks = json.loads(paths.tasks.read_text(encoding="utf-8"))
-    assert sorted(tasks) == ["1", "2", "3", "4"]
-    assert [a["id"] for a in tasks["2"]["annotations"]] == [202, 203]
-    assert tasks["2"]["drafts"] == []
+    assert [t["id"] for t in tasks] == [1, 2, 3, 4]
+    assert [a["id"] for a in tasks[1]["annotations"]] == [202, 203]
+    assert tasks[1]["drafts"] == []
 
     summary = read_summary(paths.summary)
     assert summary is not None
@@ -300,7 +300,7 @@ def test_without_merge_the_new_export_replaces_everything(paths: PullPaths) -> N
         ("s-2", 203)
     ]
     assert read_records(paths.rejects) == []
-    assert sorted(json.loads(paths.tasks.read_text(encoding="utf-8"))) == ["2"]
+    assert [t["id"] for t in json.loads(paths.tasks.read_text(encoding="utf-8"))] == [2]
     summary = read_summary(paths.summary)
     assert summary is not None
     assert summary["snapshots"] == [second.name]

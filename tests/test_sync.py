@@ -632,6 +632,7 @@ def settle(api: Api, project_id: int) -> None:
 
 def test_a_killed_sync_ends_with_exactly_one_task_per_sentence(root: Path, api: Api) -> None:
     write_big_corpus(root / "raw", articles=180, sentences=35)
+    append_env(root, SYNC_BATCH_SIZE="1000")  # several import requests to kill in between
     total = len(expected_tasks(root))
     assert total > 6000  # seven batches of 1,000: a batch takes the server about 0.3 s
     state = root / ".builder" / "sync" / "claims.json"
