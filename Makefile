@@ -41,9 +41,9 @@ labelstudio-stop: install
 sync: install
 	@$(RUN) sync
 
-## pull: export the annotations, save them verbatim, validate them
+## pull: export the annotations, save them verbatim, validate them (ARGS=--full: every task)
 pull: install
-	@$(RUN) pull
+	@$(RUN) pull $(ARGS)
 
 ## stance: pair check-worthy claims with other outlets' sentences; sync the stance project
 stance: install
