@@ -560,18 +560,20 @@ def versions() -> dict[str, str]:
 
 
 def builder_commit() -> str:
-    """The checkout's commit, `-dirty` if it has uncommitted changes (read-only git)."""
+    """The checkout's commit, and whether builder/ differs from it (read-only git)."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True)
+
     try:
-        done = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=HERE.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
+        head = git("rev-parse", "--short", "HEAD")
+        changed = git("diff", "--quiet", "HEAD", "--", "builder", "pyproject.toml")
+    except OSError:
+        return "unknown (no git)"
+    if head.returncode != 0:
         return "unknown (not a git checkout)"
-    return done.stdout.strip()
+    # bench/results.md is rewritten by every run: only the code measured counts as a change.
+    return head.stdout.strip() + (" with uncommitted builder changes" if changed.returncode else "")
 
 
 def render(rows: list[Row], header: list[str]) -> str:
@@ -627,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench" + (" " + " ".join(argv if argv is not None else sys.argv[1:]))
     began = time.monotonic()
     load_before = os.getloadavg()
+    commit = builder_commit()
     work = Path(tempfile.mkdtemp(prefix="factcheck-bench-"))
     server = None
     rows: list[Row] = []
@@ -671,7 +674,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{sizes.big_reps} for the 20k imports, listings, exports and pulls, {sizes.small_reps} "
         "for the quick syncs; medians shown.",
         "Each `sync`, `pull` and `dataset` is `python -m builder …` in a new process, timed from "
-        f"outside, as `make` runs it; builder at commit {builder_commit()}.",
+        f"outside, as `make` runs it; builder at commit {commit}"
+        + ("." if builder_commit() == commit else f" (at {builder_commit()} by the end)."),
     ]
     report = render(rows, header)
     print()

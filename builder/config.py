@@ -208,7 +208,7 @@ class Settings:
     def sync_batch_size(self) -> int:
         """Tasks per import request: large batches are cheaper for the server, small ones lose
         less work to an interrupted sync."""
-        return _whole_number(self.get("SYNC_BATCH_SIZE", "5000"), "SYNC_BATCH_SIZE")
+        return _whole_number(self.get("SYNC_BATCH_SIZE", "20000"), "SYNC_BATCH_SIZE")
 
     @property
     def stance_top_k(self) -> int:

@@ -209,7 +209,7 @@ def sync_tasks(
     progress: bool = True,
     predictions: dict[str, list[dict[str, Any]]] | None = None,
     inputs: str = "",
-    batch_size: int = 5000,
+    batch_size: int = 20000,
 ) -> SyncReport:
     """Import the tasks whose `key` the project lacks; never touch a task already there.
 
