@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from builder.atomic import write_json
+from builder.atomic import write_bytes
 from builder.errors import BuilderError
 from builder.labelstudio import LabelStudioClient, ProjectInfo
 from builder.scheme import labeling_config, question_for
@@ -70,17 +70,16 @@ class SyncState:
             return cls(path)  # A damaged cache only costs a full listing.
 
     def save(self) -> None:
-        write_json(
-            self.path,
-            {
-                "server": self.server,
-                "project_id": self.project_id,
-                "task_count": self.task_count,
-                "last_task_id": self.last_task_id,
-                "tasks": self.tasks,
-                "inputs": self.inputs,
-            },
-        )
+        # Compact: the file is rewritten after every batch and holds one entry per task.
+        state = {
+            "server": self.server,
+            "project_id": self.project_id,
+            "task_count": self.task_count,
+            "last_task_id": self.last_task_id,
+            "tasks": self.tasks,
+            "inputs": self.inputs,
+        }
+        write_bytes(self.path, json.dumps(state, separators=(",", ":")).encode("utf-8"))
 
 
 def config_difference(current: str, declared: str) -> str:
