@@ -34,8 +34,13 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def json_text(value: Any) -> str:
+    """The one JSON layout of the files people read: indented, keys sorted, a final newline."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
 def write_json(path: Path, value: Any) -> None:
-    write_text(path, json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    write_text(path, json_text(value))
 
 
 # One encoder for every line: json.dumps with options builds a new one per call, which

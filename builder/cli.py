@@ -11,11 +11,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.articles import Problem, load_article_files
 from builder.config import Settings
 from builder.errors import BuilderError
+
+if TYPE_CHECKING:
+    from builder.sync import SyncReport
 
 
 def report_problems(problems: Sequence[Problem]) -> None:
@@ -41,15 +44,14 @@ def cmd_sentences(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.atomic import write_json
+    from builder.atomic import json_text, write_json
     from builder.scheme import schema_files
 
     stale = []
     for name, schema in schema_files().items():
         path = settings.schemas_dir / name
-        expected = json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
         current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current != expected:
+        if current != json_text(schema):
             stale.append(name)
             if not args.check:
                 write_json(path, schema)
@@ -148,7 +150,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if corpus.problems else 0
 
 
-def print_sync_report(report, project_id: int, url: str, unit: str) -> None:
+def print_sync_report(report: SyncReport, project_id: int, url: str, unit: str) -> None:
     if report.imported:
         print(
             f"imported {report.imported} new task(s) into project {project_id}; "
