@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from itertools import count
 from typing import Any
+
+from annotation_records import record
 
 from builder.adjudicate import adjudications, answer_prediction, needs_adjudication
 from builder.aggregate import aggregate
 from builder.scheme import labeling_config, question_for
-
-_ids = count(1)
 
 
 def rec(
@@ -21,18 +20,15 @@ def rec(
     ground_truth: bool = False,
     updated_at: str = "2024-06-27T10:00:00Z",
 ) -> dict[str, Any]:
-    return {
-        "project": project,
-        "item_id": item,
-        "task_id": 1,
-        "annotation_id": next(_ids),
-        "annotator": who,
-        "answers": {question_for(project).name: [label]},
-        "lead_time": 2.0,
-        "created_at": updated_at,
-        "updated_at": updated_at,
-        "ground_truth": ground_truth,
-    }
+    return record(
+        item,
+        who,
+        label,
+        project=project,
+        lead_time=2.0,
+        ground_truth=ground_truth,
+        updated_at=updated_at,
+    )
 
 
 RECORDS = [

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from itertools import count
 from typing import Any
 
-from builder.aggregate import aggregate, latest_per_annotator
+from annotation_records import record
 
-_ids = count(1)
+from builder.aggregate import aggregate, latest_per_annotator
 
 
 def rec(
@@ -19,19 +18,15 @@ def rec(
     project: str = "claims",
     annotation_id: int | None = None,
 ) -> dict[str, Any]:
-    question = "claim" if project == "claims" else "stance"
-    return {
-        "project": project,
-        "item_id": item,
-        "task_id": 1,
-        "annotation_id": annotation_id if annotation_id is not None else next(_ids),
-        "annotator": annotator,
-        "answers": {question: [label]},
-        "lead_time": 1.0,
-        "created_at": updated_at,
-        "updated_at": updated_at,
-        "ground_truth": ground_truth,
-    }
+    return record(
+        item,
+        annotator,
+        label,
+        project=project,
+        ground_truth=ground_truth,
+        updated_at=updated_at,
+        annotation_id=annotation_id,
+    )
 
 
 def test_the_majority_is_the_label() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from itertools import count
 from pathlib import Path
 from typing import Any
+
+from annotation_records import record
 
 from builder.controls import CONTROLS_FILE, control_accuracy, load_controls
 
@@ -81,24 +82,10 @@ def test_not_a_json_object_is_a_problem(tmp_path: Path) -> None:
     assert [(p.line, p.reason) for p in problems] == [(1, "expected a JSON object")]
 
 
-_ids = count(1)
-
-
 def rec(
     item: str, who: str, label: str, updated_at: str = "2024-06-27T10:00:00Z", gt: bool = False
 ) -> dict[str, Any]:
-    return {
-        "project": "claims",
-        "item_id": item,
-        "task_id": 1,
-        "annotation_id": next(_ids),
-        "annotator": who,
-        "answers": {"claim": [label]},
-        "lead_time": 1.0,
-        "created_at": updated_at,
-        "updated_at": updated_at,
-        "ground_truth": gt,
-    }
+    return record(item, who, label, updated_at=updated_at, ground_truth=gt)
 
 
 def test_control_accuracy_per_annotator() -> None:

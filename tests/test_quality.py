@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from itertools import count
 from typing import Any
 
-from builder.quality import agreement_for, annotator_table, confusion_for, ratings_of
+from annotation_records import record
 
-_ids = count(1)
+from builder.quality import agreement_for, annotator_table, confusion_for, ratings_of
 
 
 def rec(
@@ -18,19 +17,7 @@ def rec(
     gt: bool = False,
     project: str = "claims",
 ) -> dict[str, Any]:
-    name = "claim" if project == "claims" else "stance"
-    return {
-        "project": project,
-        "item_id": item,
-        "task_id": 1,
-        "annotation_id": next(_ids),
-        "annotator": who,
-        "answers": {name: [label]},
-        "lead_time": lead_time,
-        "created_at": "2024-06-27T10:00:00Z",
-        "updated_at": "2024-06-27T10:00:00Z",
-        "ground_truth": gt,
-    }
+    return record(item, who, label, project=project, lead_time=lead_time, ground_truth=gt)
 
 
 CW, NC = "checkworthy", "no_claim"

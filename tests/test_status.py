@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import json
-from itertools import count
 from pathlib import Path
 from typing import Any
 
 import pytest
+from annotation_records import record
 
 from builder.atomic import write_json, write_jsonl
 from builder.config import Settings
 from builder.pull import pull_paths
 from builder.status import project_status, render, table
 
-_ids = count(1)
-
 
 def rec(item: str, who: str, label: str, lead_time: float, gt: bool = False) -> dict[str, Any]:
-    return {
-        "project": "claims",
-        "item_id": item,
-        "task_id": 1,
-        "annotation_id": next(_ids),
-        "annotator": who,
-        "answers": {"claim": [label]},
-        "lead_time": lead_time,
-        "created_at": "2024-06-27T10:00:00Z",
-        "updated_at": "2024-06-27T10:00:00Z",
-        "ground_truth": gt,
-    }
+    return record(item, who, label, lead_time=lead_time, ground_truth=gt)
 
 
 CW, NC = "checkworthy", "no_claim"
