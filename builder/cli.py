@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder.articles import Problem, load_article_files
-from builder.config import Settings
+from builder.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
 from builder.errors import BuilderError
 
 if TYPE_CHECKING:
@@ -497,11 +497,16 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
     p = sub.add_parser("stance", help="pair targets with other outlets' sentences; sync the pairs")
-    p.add_argument("--top-k", type=int, help="candidates per target (default STANCE_TOP_K or 3)")
+    p.add_argument(
+        "--top-k",
+        type=int,
+        help=f"candidates per target (default STANCE_TOP_K or {DEFAULT_STANCE_TOP_K})",
+    )
     p.add_argument(
         "--min-similarity",
         type=float,
-        help="lowest TF-IDF cosine of a candidate (default STANCE_MIN_SIMILARITY or 0.12)",
+        help="lowest TF-IDF cosine of a candidate "
+        f"(default STANCE_MIN_SIMILARITY or {DEFAULT_STANCE_MIN_SIMILARITY})",
     )
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -9,6 +9,11 @@ from pathlib import Path
 from builder.errors import BuilderError
 
 DEFAULT_PORT = 8080
+# Defaults of settings that steps also take as plain arguments, declared once here.
+DEFAULT_SYNC_BATCH_SIZE = 20000
+# Found on the sample corpus: they pair the death tolls and the ministers' last call.
+DEFAULT_STANCE_TOP_K = 3
+DEFAULT_STANCE_MIN_SIMILARITY = 0.12
 # Label Studio refuses a project title over 50 characters, and the adjudication project's title
 # is the claims (or stance) title plus " · adjudication" (builder/adjudicate.py): both must fit.
 MAX_PROJECT_TITLE = 50 - len(" · adjudication")
@@ -208,15 +213,17 @@ class Settings:
     def sync_batch_size(self) -> int:
         """Tasks per import request: large batches are cheaper for the server, small ones lose
         less work to an interrupted sync."""
-        return _whole_number(self.get("SYNC_BATCH_SIZE", "20000"), "SYNC_BATCH_SIZE")
+        return _whole_number(
+            self.get("SYNC_BATCH_SIZE", str(DEFAULT_SYNC_BATCH_SIZE)), "SYNC_BATCH_SIZE"
+        )
 
     @property
     def stance_top_k(self) -> int:
-        return _whole_number(self.get("STANCE_TOP_K", "3"), "STANCE_TOP_K")
+        return _whole_number(self.get("STANCE_TOP_K", str(DEFAULT_STANCE_TOP_K)), "STANCE_TOP_K")
 
     @property
     def stance_min_similarity(self) -> float:
-        raw = self.get("STANCE_MIN_SIMILARITY", "0.12")
+        raw = self.get("STANCE_MIN_SIMILARITY", str(DEFAULT_STANCE_MIN_SIMILARITY))
         try:
             value = float(raw)
         except ValueError:

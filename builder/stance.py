@@ -12,15 +12,13 @@ from jsonschema import Draft202012Validator
 
 from builder.aggregate import ItemLabel
 from builder.articles import Loaded, Problem, iter_records, schema_problems
+from builder.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K
 from builder.corpus import Corpus
 from builder.scheme import CLAIM_SCHEMA
 from builder.stories import MAX_DAYS
 from builder.tasks import article_meta, claim_tasks
 
 USER_CLAIMS_FILE = "claims.jsonl"
-# Defaults found on the sample corpus: they pair the death tolls and the ministers' last call.
-DEFAULT_TOP_K = 3
-DEFAULT_MIN_SIMILARITY = 0.12
 
 _claim_validator = Draft202012Validator(
     CLAIM_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
@@ -173,8 +171,8 @@ def _candidate_pool(target: Target, tasks: list[dict[str, Any]]) -> list[int]:
 def candidate_pairs(
     corpus: Corpus,
     targets: list[Target],
-    top_k: int = DEFAULT_TOP_K,
-    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    top_k: int = DEFAULT_STANCE_TOP_K,
+    min_similarity: float = DEFAULT_STANCE_MIN_SIMILARITY,
 ) -> list[Pair]:
     """For each target, the top_k most similar candidates at or above min_similarity."""
     from sklearn.feature_extraction.text import TfidfVectorizer

@@ -14,6 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from builder.atomic import write_bytes
+from builder.config import DEFAULT_SYNC_BATCH_SIZE
 from builder.errors import BuilderError
 from builder.labelstudio import LabelStudioClient, ProjectInfo
 from builder.scheme import labeling_config, question_for
@@ -208,7 +209,7 @@ def sync_tasks(
     progress: bool = True,
     predictions: dict[str, list[dict[str, Any]]] | None = None,
     inputs: str = "",
-    batch_size: int = 20000,
+    batch_size: int = DEFAULT_SYNC_BATCH_SIZE,
 ) -> SyncReport:
     """Import the tasks whose `key` the project lacks; never touch a task already there.
 

@@ -10,12 +10,10 @@ import pytest
 
 from builder.aggregate import ItemLabel
 from builder.articles import Article
-from builder.config import Settings
+from builder.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
 from builder.corpus import Corpus, load_corpus
 from builder.sentences import split_article
 from builder.stance import (
-    DEFAULT_MIN_SIMILARITY,
-    DEFAULT_TOP_K,
     Pair,
     Target,
     candidate_pairs,
@@ -242,7 +240,7 @@ def test_defaults_find_the_death_toll_and_the_ministers_pairs(tmp_path: Path) ->
     last_time, height = f"{A0}-aea4621e8c3d", f"{A1}-79c601c13e1c"
     targets = targets_from(corpus, checkworthy(five, four, last_time), [])
     pairs = candidate_pairs(corpus, targets)
-    assert (DEFAULT_TOP_K, DEFAULT_MIN_SIMILARITY) == (3, 0.12)
+    assert (DEFAULT_STANCE_TOP_K, DEFAULT_STANCE_MIN_SIMILARITY) == (3, 0.12)
     ids = {p.pair_id for p in pairs}
     assert pair_id(five, four) in ids  # five killed / four civilians killed
     assert pair_id(four, five) in ids
