@@ -28,6 +28,19 @@ def report_problems(problems: Sequence[Problem]) -> None:
         print(f"{len(problems)} problem(s) in the input; the rest was processed", file=sys.stderr)
 
 
+def corpus_with_controls(settings: Settings) -> tuple[Any, dict[str, str], list[Problem]]:
+    """The corpus and its control items; bad input of either is reported and returned."""
+    from builder.controls import load_controls
+    from builder.corpus import load_corpus
+    from builder.tasks import labeled_sentence_ids
+
+    corpus = load_corpus(settings)
+    controls, control_problems = load_controls(settings.raw_dir, labeled_sentence_ids(corpus))
+    problems = corpus.problems + control_problems
+    report_problems(problems)
+    return corpus, controls, problems
+
+
 def cmd_sentences(settings: Settings, args: argparse.Namespace) -> int:
     from builder.sentences import split_article
 
@@ -188,11 +201,11 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
         save_snapshot,
         since_last_pull,
     )
-    from builder.tasks import claim_tasks
+    from builder.tasks import labeled_sentence_ids
 
     corpus = load_corpus(settings)
     report_problems(corpus.problems)
-    known_sentences = {task["sentence_id"] for task in claim_tasks(corpus)}
+    known_sentences = labeled_sentence_ids(corpus)
 
     def known_pairs(tasks: list[dict]) -> set[str]:
         data = [t.get("data") or {} for t in tasks]
@@ -256,17 +269,10 @@ def print_counts(
 
 
 def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.controls import load_controls
-    from builder.corpus import load_corpus
     from builder.dataset import build_dataset
     from builder.stance_dataset import stance_parts
-    from builder.tasks import claim_tasks
 
-    corpus = load_corpus(settings)
-    known = {task["sentence_id"] for task in claim_tasks(corpus)}
-    controls, control_problems = load_controls(settings.raw_dir, known)
-    problems = corpus.problems + control_problems
-    report_problems(problems)
+    corpus, controls, problems = corpus_with_controls(settings)
     manifest = build_dataset(settings, corpus, stance_parts(settings), controls)
     counts = manifest["counts"]
     print(f"wrote {settings.dataset_dir}")
@@ -399,15 +405,9 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.controls import load_controls
-    from builder.corpus import load_corpus
     from builder.status import render, status_report
-    from builder.tasks import claim_tasks
 
-    corpus = load_corpus(settings)
-    known = {task["sentence_id"] for task in claim_tasks(corpus)}
-    controls, problems = load_controls(settings.raw_dir, known)
-    report_problems(corpus.problems + problems)
+    _, controls, _ = corpus_with_controls(settings)
     report = status_report(settings, controls)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0

@@ -23,6 +23,11 @@ def headline_of(article: Article, sentences: list[Sentence]) -> str:
     return next((s.text for s in sentences if s.kind == "headline"), "(no headline)")
 
 
+def labeled_sentence_ids(corpus: Corpus) -> set[str]:
+    """The ids of the sentences that become claim tasks (no task dicts built)."""
+    return {s.sentence_id for s in corpus.all_sentences() if s.kind in LABELED_KINDS}
+
+
 def claim_tasks(corpus: Corpus) -> list[dict[str, Any]]:
     """One task per labelable sentence, boilerplate left out, in corpus order."""
     tasks = []
