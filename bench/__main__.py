@@ -36,7 +36,7 @@ from bench.workload import (
     task_payloads,
     write_jsonl,
 )
-from builder.scheme import labeling_config, question_for
+from builder.core.scheme import labeling_config, question_for
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.md"
@@ -440,7 +440,7 @@ def fig_pull_new(bench: Bench) -> list[Row]:
 def lookback_seconds() -> float:
     """How far before the last pull an incremental pull looks (0 if the builder has no such
     window): changes inside it are exported again."""
-    from builder import pull
+    from builder.labelstudio import pull
 
     overlap = getattr(pull, "OVERLAP", None)
     return overlap.total_seconds() if overlap is not None else 0.0

@@ -25,7 +25,7 @@ Split = Callable[[str, str], list[str]]
 
 
 def _ours() -> Split:
-    from builder.segment import split_sentences
+    from builder.inputs.segment import split_sentences
 
     return split_sentences
 
@@ -70,7 +70,7 @@ def _blingfire() -> Split:
 
 # name, distribution, factory, languages it is meant for, whether to time it on a small slice
 SPLITTERS: tuple[tuple[str, str, Callable[[], Split], tuple[str, ...], bool], ...] = (
-    ("ours (builder.segment)", "factcheck-builder", _ours, LANGUAGES, False),
+    ("ours (builder.inputs.segment)", "factcheck-builder", _ours, LANGUAGES, False),
     ("pysbd", "pysbd", _pysbd, LANGUAGES, True),
     ("sentencex", "sentencex", _sentencex, LANGUAGES, False),
     ("syntok", "syntok", _syntok, ("en", "de", "es"), True),  # designed for these three only

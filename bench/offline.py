@@ -11,12 +11,12 @@ from pathlib import Path
 
 def main(root: Path, export_file: Path) -> dict[str, float]:
     started = time.perf_counter()
-    from builder.config import Settings
-    from builder.corpus import load_corpus
-    from builder.dataset import build_dataset
-    from builder.pull import process_snapshot, pull_paths, save_snapshot
-    from builder.stance_dataset import stance_parts
-    from builder.tasks import claim_tasks
+    from builder.core.config import Settings
+    from builder.dataset.build import build_dataset
+    from builder.dataset.stance_rows import stance_parts
+    from builder.inputs.corpus import load_corpus
+    from builder.labelstudio.pull import process_snapshot, pull_paths, save_snapshot
+    from builder.tasks.claims import claim_tasks
 
     times = {"imports": time.perf_counter() - started}
     settings = Settings.load(root)

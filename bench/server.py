@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder import server as builder_server
+from builder.labelstudio import server as builder_server
 
 EMAIL = "bench@example.com"
 CREDENTIALS = "credentials.json"

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import news_corpus
-from builder.articles import Article
-from builder.config import Settings
-from builder.corpus import load_corpus
-from builder.scheme import question_for
-from builder.sentences import split_article
-from builder.tasks import LABELED_KINDS, claim_tasks
+from builder.core.config import Settings
+from builder.core.scheme import question_for
+from builder.inputs.articles import Article
+from builder.inputs.corpus import load_corpus
+from builder.inputs.sentences import split_article
+from builder.tasks.claims import LABELED_KINDS, claim_tasks
 
 ARTICLES_PER_STORY = 5
 PARAGRAPHS_PER_ARTICLE = (3, 6)

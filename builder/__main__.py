@@ -1,5 +1,5 @@
 """`python -m builder`: the command line."""
 
-from builder.cli import main
+from builder.cli.main import main
 
 raise SystemExit(main())

@@ -1,11 +1,11 @@
-"""Accepted annotation records, as builder.validate writes them, made by hand for pure tests."""
+"""Accepted annotation records, as builder.labels.validate writes them, made by hand."""
 
 from __future__ import annotations
 
 from itertools import count
 from typing import Any
 
-from builder.scheme import question_for
+from builder.core.scheme import question_for
 
 _annotation_ids = count(1)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from builder import server
-from builder.config import Settings
+from builder.core.config import Settings
+from builder.labelstudio import server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Fixed on purpose: the template is built once and shared by every session on this machine.

@@ -7,9 +7,9 @@ from typing import Any
 
 from annotation_records import record
 
-from builder.adjudicate import adjudications, answer_prediction, needs_adjudication
-from builder.aggregate import aggregate
-from builder.scheme import labeling_config, question_for
+from builder.core.scheme import labeling_config, question_for
+from builder.labels.aggregate import aggregate
+from builder.tasks.adjudicate import adjudications, answer_prediction, needs_adjudication
 
 
 def rec(

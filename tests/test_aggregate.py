@@ -6,7 +6,7 @@ from typing import Any
 
 from annotation_records import record
 
-from builder.aggregate import aggregate, latest_per_annotator
+from builder.labels.aggregate import aggregate, latest_per_annotator
 
 
 def rec(

@@ -1,4 +1,4 @@
-"""Tests for builder.agreement: hand-worked examples, reference libraries, edge cases."""
+"""Tests for builder.labels.agreement: hand-worked examples, reference libraries, edge cases."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from builder.agreement import (
+from builder.labels.agreement import (
     AlphaResult,
     KappaResult,
     MajorityAgreement,

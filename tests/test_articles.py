@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.articles import Problem, load_article_files, load_articles, raw_files
+from builder.inputs.articles import Problem, load_article_files, load_articles, raw_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "raw").glob("*.txt"))

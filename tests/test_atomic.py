@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import builder.atomic as atomic
-from builder.atomic import replace_dir, write_bytes, write_json, write_jsonl, write_new
+import builder.core.atomic as atomic
+from builder.core.atomic import replace_dir, write_bytes, write_json, write_jsonl, write_new
 
 
 def leftovers(directory: Path) -> list[str]:

@@ -8,10 +8,10 @@ import pytest
 import yaml
 from datasets import Features
 
-from builder.agreement import Rating, agreement_report
-from builder.card import agreement_section, card_metadata, render_card
-from builder.features import features_for
-from builder.scheme import question_for
+from builder.core.features import features_for
+from builder.core.scheme import question_for
+from builder.dataset.card import agreement_section, card_metadata, render_card
+from builder.labels.agreement import Rating, agreement_report
 
 
 def agreement() -> dict[str, Any]:

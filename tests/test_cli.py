@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.articles import load_article_files
-from builder.sentences import split_article
+from builder.inputs.articles import load_article_files
+from builder.inputs.sentences import split_article
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "raw").glob("*.txt"))
@@ -175,7 +175,7 @@ def test_sync_with_a_url_but_no_key_says_which_variable_is_missing(root: Path) -
 def test_main_returns_the_exit_code_and_prints_no_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from builder.cli import main
+    from builder.cli.main import main
 
     monkeypatch.setenv("BUILDER_ROOT", str(tmp_path))
     monkeypatch.delenv("BUILDER_DEBUG", raising=False)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.config import Secret, Settings, read_dotenv
-from builder.errors import BuilderError
+from builder.core.config import Secret, Settings, read_dotenv
+from builder.core.errors import BuilderError
 
 KEYS = (
     "LABEL_STUDIO_URL",

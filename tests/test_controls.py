@@ -8,7 +8,7 @@ from typing import Any
 
 from annotation_records import record
 
-from builder.controls import CONTROLS_FILE, control_accuracy, load_controls
+from builder.inputs.controls import CONTROLS_FILE, control_accuracy, load_controls
 
 KNOWN = {"s-1", "s-2", "s-3", "s-4"}
 

@@ -12,14 +12,14 @@ import datasets
 import pytest
 import yaml
 
-import builder.dataset as dataset_module
-from builder.atomic import write_jsonl
-from builder.config import Settings
-from builder.corpus import load_corpus
-from builder.dataset import build_dataset
-from builder.pull import pull_paths
-from builder.scheme import CLAIM
-from builder.tasks import claim_tasks
+import builder.dataset.build as dataset_module
+from builder.core.atomic import write_jsonl
+from builder.core.config import Settings
+from builder.core.scheme import CLAIM
+from builder.dataset.build import build_dataset
+from builder.inputs.corpus import load_corpus
+from builder.labelstudio.pull import pull_paths
+from builder.tasks.claims import claim_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "raw").glob("*.txt"))

@@ -26,10 +26,10 @@ import pytest
 import requests
 from conftest import LabelStudioServer
 
-from builder.articles import load_article_files
-from builder.scheme import CLAIM
-from builder.sentences import split_article
-from builder.tasks import LABELED_KINDS
+from builder.core.scheme import CLAIM
+from builder.inputs.articles import load_article_files
+from builder.inputs.sentences import split_article
+from builder.tasks.claims import LABELED_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "raw").glob("*.txt"))

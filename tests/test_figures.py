@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from builder.figures import annotator_confusion, label_distribution
+from builder.dataset.figures import annotator_confusion, label_distribution
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -125,7 +125,7 @@ def test_same_bytes_in_another_process(tmp_path: Path) -> None:
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from builder.figures import annotator_confusion, label_distribution\n"
+        "from builder.dataset.figures import annotator_confusion, label_distribution\n"
         "counts, confusions, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]\n"
         "label_distribution(Path(out) / 'there.png', counts)\n"
         "annotator_confusion(Path(out) / 'there-confusion.png', confusions)\n"

@@ -12,10 +12,10 @@ import pytest
 import requests
 from conftest import LabelStudioServer
 
-from builder.config import Settings
-from builder.errors import BuilderError
-from builder.labelstudio import LabelStudioClient, ProjectInfo
-from builder.scheme import labeling_config
+from builder.core.config import Settings
+from builder.core.errors import BuilderError
+from builder.core.scheme import labeling_config
+from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 
 CHOICE = [
     {
@@ -111,7 +111,7 @@ def test_task_keys_reads_every_page(
 ) -> None:
     info = new_project(client)
     ids = client.import_tasks(info.id, [task(f"p{i}") for i in range(25)])
-    monkeypatch.setattr("builder.labelstudio.PAGE_SIZE", 10)
+    monkeypatch.setattr("builder.labelstudio.client.PAGE_SIZE", 10)
     assert client.task_keys(info.id, "sentence_id") == {
         task_id: f"p{i}" for i, task_id in enumerate(ids)
     }
@@ -213,7 +213,7 @@ def test_errors_are_plain_builder_errors(
 
 
 def test_data_manager_time_is_utc_with_a_z() -> None:
-    from builder.labelstudio import data_manager_time
+    from builder.labelstudio.client import data_manager_time
 
     assert data_manager_time("2026-11-22T19:16:26.836638+00:00") == "2026-11-22T19:16:26.836638Z"
     assert data_manager_time("2026-11-22T19:16:26.836638Z") == "2026-11-22T19:16:26.836638Z"

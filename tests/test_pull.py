@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from builder import pull
-from builder.atomic import write_jsonl
-from builder.config import Settings
-from builder.pull import (
+from builder.core.atomic import write_jsonl
+from builder.core.config import Settings
+from builder.labelstudio import pull
+from builder.labelstudio.pull import (
     PullPaths,
     process_snapshot,
     project_records,

@@ -6,7 +6,7 @@ from typing import Any
 
 from annotation_records import record
 
-from builder.quality import agreement_for, annotator_table, confusion_for, ratings_of
+from builder.labels.quality import agreement_for, annotator_table, confusion_for, ratings_of
 
 
 def rec(

@@ -30,9 +30,9 @@ from test_e2e import (
     run,
 )
 
-from builder.adjudicate import ADJUDICATION_SUFFIX
-from builder.config import MAX_PROJECT_TITLE
-from builder.scheme import CLAIM, labeling_config
+from builder.core.config import MAX_PROJECT_TITLE
+from builder.core.scheme import CLAIM, labeling_config
+from builder.tasks.adjudicate import ADJUDICATION_SUFFIX
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from builder.features import features_for
-from builder.scheme import (
+from builder.core.features import features_for
+from builder.core.scheme import (
     CLAIM,
     QUESTIONS,
     STANCE,

@@ -1,4 +1,4 @@
-"""Tests for builder.segment: the Golden Rules, news-specific cases and exact span offsets."""
+"""builder.inputs.segment: the Golden Rules, news-specific cases and exact span offsets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.segment import SUPPORTED_LANGUAGES, split_sentences, split_spans
+from builder.inputs.segment import SUPPORTED_LANGUAGES, split_sentences, split_spans
 
 GOLDEN_DIR = Path(__file__).parent / "data" / "segmentation-golden"
 LANGUAGES = ("en", "nl", "it", "de", "fr", "es")

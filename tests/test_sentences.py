@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.articles import Article, load_article_files
-from builder.sentences import KINDS, Sentence, sentence_id, split_article, split_articles
+from builder.inputs.articles import Article, load_article_files
+from builder.inputs.sentences import KINDS, Sentence, sentence_id, split_article, split_articles
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "raw").glob("*.txt"))
@@ -235,7 +235,7 @@ def test_whitespace_between_paragraphs_with_spaces_still_separates_them() -> Non
 
 
 def test_language_is_passed_to_the_splitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    import builder.sentences as sentences
+    import builder.inputs.sentences as sentences
 
     seen = []
 

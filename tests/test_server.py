@@ -13,9 +13,9 @@ import pytest
 import requests
 from conftest import LabelStudioServer, Template, free_port
 
-from builder import server
-from builder.config import Settings, read_dotenv
-from builder.errors import BuilderError
+from builder.core.config import Settings, read_dotenv
+from builder.core.errors import BuilderError
+from builder.labelstudio import server
 
 _SHELL_VARS = (
     "LABEL_STUDIO_URL",

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from builder.splits import assign_splits
+from builder.dataset.splits import assign_splits
 
 LABELS = ("claim:0", "claim:1", "claim:2")
 

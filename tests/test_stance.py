@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from builder.aggregate import ItemLabel
-from builder.articles import Article
-from builder.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
-from builder.corpus import Corpus, load_corpus
-from builder.sentences import split_article
-from builder.stance import (
+from builder.core.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
+from builder.inputs.articles import Article
+from builder.inputs.corpus import Corpus, load_corpus
+from builder.inputs.sentences import split_article
+from builder.labels.aggregate import ItemLabel
+from builder.tasks.stance import (
     Pair,
     Target,
     candidate_pairs,

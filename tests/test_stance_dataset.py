@@ -7,11 +7,11 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from builder.atomic import write_json
-from builder.config import Settings
-from builder.pull import process_snapshot, pull_paths, save_snapshot
-from builder.scheme import question_for
-from builder.stance_dataset import pair_data, stance_parts
+from builder.core.atomic import write_json
+from builder.core.config import Settings
+from builder.core.scheme import question_for
+from builder.dataset.stance_rows import pair_data, stance_parts
+from builder.labelstudio.pull import process_snapshot, pull_paths, save_snapshot
 
 _ids = count(100)
 

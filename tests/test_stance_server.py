@@ -33,10 +33,10 @@ from test_e2e import (
     run,
 )
 
-from builder.config import Settings
-from builder.corpus import load_corpus
-from builder.scheme import STANCE, labeling_config
-from builder.stance import pair_id
+from builder.core.config import Settings
+from builder.core.scheme import STANCE, labeling_config
+from builder.inputs.corpus import load_corpus
+from builder.tasks.stance import pair_id
 
 FLOOD_STORY = "valdora-floods"
 FLOOD_ARTICLES = [

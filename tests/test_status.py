@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from annotation_records import record
 
-from builder.atomic import write_json, write_jsonl
-from builder.config import Settings
-from builder.pull import pull_paths
-from builder.status import project_status, render, table
+from builder.cli.status import project_status, render, table
+from builder.core.atomic import write_json, write_jsonl
+from builder.core.config import Settings
+from builder.labelstudio.pull import pull_paths
 
 
 def rec(item: str, who: str, label: str, lead_time: float, gt: bool = False) -> dict[str, Any]:

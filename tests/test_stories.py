@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from builder.articles import Article, load_article_files
-from builder.stories import assign_stories, stories_for
+from builder.inputs.articles import Article, load_article_files
+from builder.inputs.stories import assign_stories, stories_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "raw").glob("*.txt"))

@@ -24,12 +24,12 @@ import pytest
 import requests
 from conftest import LabelStudioServer
 
-from builder.config import Settings
-from builder.corpus import load_corpus
-from builder.errors import BuilderError
-from builder.labelstudio import LabelStudioClient
-from builder.scheme import labeling_config
-from builder.tasks import claim_tasks
+from builder.core.config import Settings
+from builder.core.errors import BuilderError
+from builder.core.scheme import labeling_config
+from builder.inputs.corpus import load_corpus
+from builder.labelstudio.client import LabelStudioClient
+from builder.tasks.claims import claim_tasks
 
 pytestmark = pytest.mark.server
 
@@ -690,13 +690,13 @@ def test_a_killed_sync_ends_with_exactly_one_task_per_sentence(root: Path, api: 
 
 KILL_AFTER_FIRST_BATCH = """
 import os, signal, sys
-import builder.sync
+import builder.labelstudio.sync
 
-class KillingBar(builder.sync.tqdm):
+class KillingBar(builder.labelstudio.sync.tqdm):
     def update(self, n=1):
         os.kill(os.getpid(), signal.SIGKILL)
 
-builder.sync.tqdm = KillingBar
-from builder.cli import main
+builder.labelstudio.sync.tqdm = KillingBar
+from builder.cli.main import main
 sys.exit(main(["sync", "--no-progress"]))
 """

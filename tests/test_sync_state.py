@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.scheme import labeling_config
-from builder.sync import SyncState, config_difference, config_hash, inputs_fingerprint
+from builder.core.scheme import labeling_config
+from builder.labelstudio.sync import SyncState, config_difference, config_hash, inputs_fingerprint
 
 
 def test_state_round_trip(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ import pytest
 import requests
 from conftest import LabelStudioServer
 
-from builder.config import Settings
+from builder.core.config import Settings
 
 pytestmark = pytest.mark.server
 

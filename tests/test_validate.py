@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from builder.errors import BuilderError
-from builder.validate import Validated, parse_export, validate_export
+from builder.core.errors import BuilderError
+from builder.labels.validate import Validated, parse_export, validate_export
 
 KNOWN = {"art-1-aaaaaaaaaaaa", "art-1-bbbbbbbbbbbb"}
 _ids = iter(range(100, 10_000))

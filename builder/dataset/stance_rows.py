@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.aggregate import aggregate
-from builder.config import Settings
-from builder.pull import project_records, pull_paths, read_summary
-from builder.scheme import question_for
+from builder.core.config import Settings
+from builder.core.scheme import question_for
+from builder.labels.aggregate import aggregate
+from builder.labelstudio.pull import project_records, pull_paths, read_summary
 
 
 @dataclass

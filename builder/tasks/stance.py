@@ -10,13 +10,13 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from builder.aggregate import ItemLabel
-from builder.articles import Loaded, Problem, iter_records, schema_problems
-from builder.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K
-from builder.corpus import Corpus
-from builder.scheme import CLAIM_SCHEMA
-from builder.stories import MAX_DAYS
-from builder.tasks import article_meta, claim_tasks
+from builder.core.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K
+from builder.core.scheme import CLAIM_SCHEMA
+from builder.inputs.articles import Loaded, Problem, iter_records, schema_problems
+from builder.inputs.corpus import Corpus
+from builder.inputs.stories import MAX_DAYS
+from builder.labels.aggregate import ItemLabel
+from builder.tasks.claims import article_meta, claim_tasks
 
 USER_CLAIMS_FILE = "claims.jsonl"
 

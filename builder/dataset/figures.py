@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 
-from builder.scheme import question_for  # noqa: E402
+from builder.core.scheme import question_for  # noqa: E402
 
 # Fixed metadata keeps the PNG bytes the same for the same inputs.
 PNG_METADATA = {"Software": None}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from builder.articles import Article
-from builder.corpus import Corpus
-from builder.sentences import Sentence
+from builder.inputs.articles import Article
+from builder.inputs.corpus import Corpus
+from builder.inputs.sentences import Sentence
 
 LABELED_KINDS = ("headline", "subheading", "body")
 

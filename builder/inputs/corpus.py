@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from builder.articles import Article, Problem, load_articles
-from builder.config import Settings
-from builder.sentences import Sentence, split_article
-from builder.stories import stories_for
+from builder.core.config import Settings
+from builder.inputs.articles import Article, Problem, load_articles
+from builder.inputs.sentences import Sentence, split_article
+from builder.inputs.stories import stories_for
 
 
 @dataclass

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from builder.errors import BuilderError
-from builder.labelstudio import LabelStudioClient
-from builder.scheme import question_for
+from builder.core.errors import BuilderError
+from builder.core.scheme import question_for
+from builder.labelstudio.client import LabelStudioClient
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "demo_annotations.json"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo_annotations.json"
 
 
 def choice_result(project: str, label: str) -> list[dict[str, Any]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from builder.aggregate import aggregate
-from builder.config import Settings
-from builder.errors import BuilderError
-from builder.pull import ADJUDICATED, project_records, pull_paths, read_summary
-from builder.quality import agreement_for, annotator_table
+from builder.core.config import Settings
+from builder.core.errors import BuilderError
+from builder.labels.aggregate import aggregate
+from builder.labels.quality import agreement_for, annotator_table
+from builder.labelstudio.pull import ADJUDICATED, project_records, pull_paths, read_summary
 
 
 def _pull_counts(settings: Settings, name: str) -> dict[str, int]:
@@ -55,7 +55,7 @@ def project_status(
 
 
 def status_report(settings: Settings, controls: dict[str, str] | None = None) -> dict[str, Any]:
-    from builder.labelstudio import LabelStudioClient
+    from builder.labelstudio.client import LabelStudioClient
 
     report: dict[str, Any] = {"server_error": None, "projects": []}
     client = None

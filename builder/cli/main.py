@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.articles import Problem, load_article_files
-from builder.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
-from builder.errors import BuilderError
+from builder.core.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
+from builder.core.errors import BuilderError
+from builder.inputs.articles import Problem, load_article_files
 
 if TYPE_CHECKING:
-    from builder.sync import SyncReport
+    from builder.labelstudio.sync import SyncReport
 
 
 def report_problems(problems: Sequence[Problem]) -> None:
@@ -30,9 +30,9 @@ def report_problems(problems: Sequence[Problem]) -> None:
 
 def corpus_with_controls(settings: Settings) -> tuple[Any, dict[str, str], list[Problem]]:
     """The corpus and its control items; bad input of either is reported and returned."""
-    from builder.controls import load_controls
-    from builder.corpus import load_corpus
-    from builder.tasks import labeled_sentence_ids
+    from builder.inputs.controls import load_controls
+    from builder.inputs.corpus import load_corpus
+    from builder.tasks.claims import labeled_sentence_ids
 
     corpus = load_corpus(settings)
     controls, control_problems = load_controls(settings.raw_dir, labeled_sentence_ids(corpus))
@@ -42,7 +42,7 @@ def corpus_with_controls(settings: Settings) -> tuple[Any, dict[str, str], list[
 
 
 def cmd_sentences(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.sentences import split_article
+    from builder.inputs.sentences import split_article
 
     missing = [p for p in args.files if not Path(p).is_file()]
     if missing:
@@ -57,8 +57,8 @@ def cmd_sentences(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.atomic import json_text, write_json
-    from builder.scheme import schema_files
+    from builder.core.atomic import json_text, write_json
+    from builder.core.scheme import schema_files
 
     stale = []
     for name, schema in schema_files().items():
@@ -78,7 +78,7 @@ def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_labelstudio(settings: Settings, args: argparse.Namespace) -> int:
-    from builder import server
+    from builder.labelstudio import server
 
     if args.action == "start":
         server.start(settings)
@@ -92,18 +92,18 @@ def cmd_labelstudio(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from builder import __version__
-    from builder.articles import raw_files
-    from builder.corpus import load_corpus
-    from builder.labelstudio import LabelStudioClient
-    from builder.scheme import scheme_hash
-    from builder.sync import (
+    from builder.core.scheme import scheme_hash
+    from builder.inputs.articles import raw_files
+    from builder.inputs.corpus import load_corpus
+    from builder.labelstudio.client import LabelStudioClient
+    from builder.labelstudio.sync import (
         SyncState,
         ensure_project,
         inputs_fingerprint,
         nothing_to_do,
         sync_tasks,
     )
-    from builder.tasks import claim_tasks
+    from builder.tasks.claims import claim_tasks
 
     files = raw_files(settings.raw_dir)
     if not files:
@@ -191,17 +191,17 @@ def print_sync_report(report: SyncReport, project_id: int, url: str, unit: str) 
 
 
 def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.adjudicate import ADJUDICATION_SUFFIX
-    from builder.corpus import load_corpus
-    from builder.labelstudio import LabelStudioClient
-    from builder.pull import (
+    from builder.inputs.corpus import load_corpus
+    from builder.labelstudio.client import LabelStudioClient
+    from builder.labelstudio.pull import (
         ADJUDICATED,
         process_snapshot,
         pull_paths,
         save_snapshot,
         since_last_pull,
     )
-    from builder.tasks import labeled_sentence_ids
+    from builder.tasks.adjudicate import ADJUDICATION_SUFFIX
+    from builder.tasks.claims import labeled_sentence_ids
 
     corpus = load_corpus(settings)
     report_problems(corpus.problems)
@@ -269,8 +269,8 @@ def print_counts(
 
 
 def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.dataset import build_dataset
-    from builder.stance_dataset import stance_parts
+    from builder.dataset.build import build_dataset
+    from builder.dataset.stance_rows import stance_parts
 
     corpus, controls, problems = corpus_with_controls(settings)
     manifest = build_dataset(settings, corpus, stance_parts(settings), controls)
@@ -288,12 +288,12 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.aggregate import aggregate
-    from builder.corpus import load_corpus
-    from builder.labelstudio import LabelStudioClient
-    from builder.pull import project_records
-    from builder.stance import candidate_pairs, load_user_claims, targets_from
-    from builder.sync import ensure_project, sync_tasks
+    from builder.inputs.corpus import load_corpus
+    from builder.labels.aggregate import aggregate
+    from builder.labelstudio.client import LabelStudioClient
+    from builder.labelstudio.pull import project_records
+    from builder.labelstudio.sync import ensure_project, sync_tasks
+    from builder.tasks.stance import candidate_pairs, load_user_claims, targets_from
 
     corpus = load_corpus(settings)
     claims = load_user_claims(settings.raw_dir)
@@ -341,15 +341,15 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.adjudicate import ADJUDICATION_SUFFIX, adjudications
-    from builder.aggregate import aggregate
-    from builder.controls import load_controls
-    from builder.corpus import load_corpus
-    from builder.labelstudio import LabelStudioClient
-    from builder.pull import project_records
-    from builder.stance_dataset import pair_data
-    from builder.sync import ensure_project, sync_tasks
-    from builder.tasks import claim_tasks
+    from builder.dataset.stance_rows import pair_data
+    from builder.inputs.controls import load_controls
+    from builder.inputs.corpus import load_corpus
+    from builder.labels.aggregate import aggregate
+    from builder.labelstudio.client import LabelStudioClient
+    from builder.labelstudio.pull import project_records
+    from builder.labelstudio.sync import ensure_project, sync_tasks
+    from builder.tasks.adjudicate import ADJUDICATION_SUFFIX, adjudications
+    from builder.tasks.claims import claim_tasks
 
     corpus = load_corpus(settings)
     report_problems(corpus.problems)
@@ -405,7 +405,7 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.status import render, status_report
+    from builder.cli.status import render, status_report
 
     _, controls, _ = corpus_with_controls(settings)
     report = status_report(settings, controls)
@@ -414,9 +414,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.adjudicate import ADJUDICATION_SUFFIX
-    from builder.demo import add_example_annotations, load_examples
-    from builder.labelstudio import LabelStudioClient
+    from builder.labelstudio.client import LabelStudioClient
+    from builder.labelstudio.demo import add_example_annotations, load_examples
+    from builder.tasks.adjudicate import ADJUDICATION_SUFFIX
 
     examples = load_examples()
     client = LabelStudioClient(settings)

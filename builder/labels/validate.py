@@ -9,7 +9,7 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator
 
-from builder.scheme import annotation_schema
+from builder.core.scheme import annotation_schema
 
 _validator = Draft202012Validator(annotation_schema())
 # The same schema compiled to Python: about 60 times faster. It only says "valid"; every record
@@ -138,7 +138,7 @@ def validate_export(
 
 
 def parse_export(data: bytes, source: str) -> list[dict[str, Any]]:
-    from builder.errors import BuilderError
+    from builder.core.errors import BuilderError
 
     try:
         tasks = json.loads(data)

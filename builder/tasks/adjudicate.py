@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from builder.aggregate import ItemLabel, answer, latest_per_annotator
-from builder.scheme import question_for
+from builder.core.scheme import question_for
+from builder.labels.aggregate import ItemLabel, answer, latest_per_annotator
 
 ADJUDICATION_SUFFIX = " · adjudication"
 

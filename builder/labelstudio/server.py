@@ -17,11 +17,11 @@ from pathlib import Path
 
 import requests
 
-from builder import atomic
-from builder.config import Settings
-from builder.errors import BuilderError
+from builder.core import atomic
+from builder.core.config import Settings
+from builder.core.errors import BuilderError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # The server has its own venv (its pins clash with ours); LABEL_STUDIO_BIN points elsewhere.
 LS_BIN = Path(
     os.environ.get("LABEL_STUDIO_BIN") or REPO_ROOT / ".venv-labelstudio" / "bin" / "label-studio"

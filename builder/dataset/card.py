@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
-from builder.features import features_for
-from builder.scheme import QUESTIONS
+from builder.core.features import features_for
+from builder.core.scheme import QUESTIONS
 
 SPLITS = ("train", "test")
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from builder.atomic import write_bytes
-from builder.config import DEFAULT_SYNC_BATCH_SIZE
-from builder.errors import BuilderError
-from builder.labelstudio import LabelStudioClient, ProjectInfo
-from builder.scheme import labeling_config, question_for
+from builder.core.atomic import write_bytes
+from builder.core.config import DEFAULT_SYNC_BATCH_SIZE
+from builder.core.errors import BuilderError
+from builder.core.scheme import labeling_config, question_for
+from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 
 CHOICE_VALUE = re.compile(r"<Choice\s[^>]*value=\"([^\"]*)\"")
 
@@ -136,7 +136,7 @@ def ensure_project(
         raise BuilderError(
             f"the declared config drops labels {sorted(missing)} that annotations of project "
             f"{info.id} may use; refusing to orphan them",
-            fix="labels may be appended, never removed: restore them in builder/scheme.py",
+            fix="labels may be appended, never removed: restore them in builder/core/scheme.py",
         )
     client.validate_config(info.id, declared)
     client.update_project(info.id, label_config=declared)

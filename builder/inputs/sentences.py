@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
-from builder.articles import Article
-from builder.segment import split_spans
+from builder.inputs.articles import Article
+from builder.inputs.segment import split_spans
 
 KINDS = ("headline", "subheading", "body", "boilerplate")
 

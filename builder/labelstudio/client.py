@@ -18,8 +18,8 @@ import httpx
 from label_studio_sdk.base_client import LabelStudioBase
 from label_studio_sdk.core.api_error import ApiError
 
-from builder.config import Settings
-from builder.errors import BuilderError
+from builder.core.config import Settings
+from builder.core.errors import BuilderError
 
 # Imports and exports of large projects take far longer than the SDK's 60 s default.
 TIMEOUT_SECONDS = 900

@@ -8,9 +8,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from builder.aggregate import answer, latest_per_annotator
-from builder.articles import Loaded, Problem, iter_records, schema_problems
-from builder.scheme import CONTROL_SCHEMA
+from builder.core.scheme import CONTROL_SCHEMA
+from builder.inputs.articles import Loaded, Problem, iter_records, schema_problems
+from builder.labels.aggregate import answer, latest_per_annotator
 
 CONTROLS_FILE = "controls.jsonl"
 

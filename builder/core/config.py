@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.errors import BuilderError
+from builder.core.errors import BuilderError
 
 DEFAULT_PORT = 8080
 # Defaults of settings that steps also take as plain arguments, declared once here.
@@ -15,7 +15,7 @@ DEFAULT_SYNC_BATCH_SIZE = 20000
 DEFAULT_STANCE_TOP_K = 3
 DEFAULT_STANCE_MIN_SIMILARITY = 0.12
 # Label Studio refuses a project title over 50 characters, and the adjudication project's title
-# is the claims (or stance) title plus " · adjudication" (builder/adjudicate.py): both must fit.
+# is the claims (or stance) title plus " · adjudication" (tasks/adjudicate.py): both must fit.
 MAX_PROJECT_TITLE = 50 - len(" · adjudication")
 
 

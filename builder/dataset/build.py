@@ -16,18 +16,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder import __version__
-from builder.aggregate import ItemLabel, aggregate, answer
-from builder.atomic import replace_dir, write_json, write_text
-from builder.card import render_card
-from builder.config import Settings
-from builder.corpus import Corpus
-from builder.features import features_for
-from builder.figures import annotator_confusion, label_distribution
-from builder.pull import project_records, pull_paths, read_summary
-from builder.quality import agreement_and_confusion
-from builder.scheme import SCHEME_VERSION, question_for, scheme_hash
-from builder.splits import assign_splits
-from builder.tasks import claim_tasks
+from builder.core.atomic import replace_dir, write_json, write_text
+from builder.core.config import Settings
+from builder.core.features import features_for
+from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
+from builder.dataset.card import render_card
+from builder.dataset.figures import annotator_confusion, label_distribution
+from builder.dataset.splits import assign_splits
+from builder.inputs.corpus import Corpus
+from builder.labels.aggregate import ItemLabel, aggregate, answer
+from builder.labels.quality import agreement_and_confusion
+from builder.labelstudio.pull import project_records, pull_paths, read_summary
+from builder.tasks.claims import claim_tasks
 
 SPLITS = ("train", "test")
 
@@ -150,7 +150,7 @@ def write_split_files(
 
 def raw_inputs(settings: Settings) -> dict[str, str]:
     """Every file of raw/ (articles, user claims, control items) by name, with its sha256."""
-    from builder.articles import raw_files
+    from builder.inputs.articles import raw_files
 
     paths = raw_files(settings.raw_dir, reserved=frozenset())
     return {path.name: sha256_file(path) for path in paths}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from statistics import median
 from typing import Any
 
-from builder.aggregate import answer, latest_per_annotator
-from builder.agreement import Rating, agreement_report, confusion_between_annotators
-from builder.controls import control_accuracy
-from builder.scheme import question_for
+from builder.core.scheme import question_for
+from builder.inputs.controls import control_accuracy
+from builder.labels.aggregate import answer, latest_per_annotator
+from builder.labels.agreement import Rating, agreement_report, confusion_between_annotators
 
 
 def ratings_of(records: list[dict[str, Any]]) -> list[Rating]:

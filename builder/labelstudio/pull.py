@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from builder.atomic import write_bytes, write_json, write_jsonl, write_new
-from builder.config import Settings
-from builder.validate import Validated, parse_export, validate_export
+from builder.core.atomic import write_bytes, write_json, write_jsonl, write_new
+from builder.core.config import Settings
+from builder.labels.validate import Validated, parse_export, validate_export
 
 # Changes are looked for from a little before the last export, so none falls between two pulls;
 # a task seen twice simply replaces itself.

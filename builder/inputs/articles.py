@@ -10,7 +10,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from builder.scheme import ARTICLE_SCHEMA
+from builder.core.scheme import ARTICLE_SCHEMA
 
 # Files in raw/ that hold something other than articles (user claims, control items).
 RESERVED_FILES = frozenset({"claims.jsonl", "controls.jsonl"})

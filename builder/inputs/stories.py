@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from builder.articles import Article
-from builder.atomic import write_json
+from builder.core.atomic import write_json
+from builder.inputs.articles import Article
 
 # Two articles within MAX_DAYS of each other whose texts reach MIN_SIMILARITY tell one story.
 MAX_DAYS = 3

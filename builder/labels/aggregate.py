@@ -6,8 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from builder.agreement import majority_label
-from builder.scheme import question_for
+from builder.core.scheme import question_for
+from builder.labels.agreement import majority_label
 
 
 @dataclass(frozen=True)

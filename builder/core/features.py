@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasets import Features, Value
 
-from builder.scheme import class_label
+from builder.core.scheme import class_label
 
 CONFIGS = ("claims", "stance", "annotations")
 

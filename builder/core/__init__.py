@@ -1,0 +1,1 @@
+"""Shared by every stage: settings, errors, atomic files, the label scheme and its features."""

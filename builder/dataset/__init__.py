@@ -1,0 +1,1 @@
+"""Corpus and labels into the Hugging Face dataset: splits, parquet files, card, figures."""

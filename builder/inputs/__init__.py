@@ -1,0 +1,1 @@
+"""raw/ into the corpus: articles, sentences, stories, control items."""

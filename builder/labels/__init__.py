@@ -1,0 +1,1 @@
+"""Annotation records into labels: validation, aggregation, agreement, quality."""

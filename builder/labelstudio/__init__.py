@@ -1,0 +1,1 @@
+"""Everything that talks to Label Studio: the SDK client, the local server, sync and pull."""

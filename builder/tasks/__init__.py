@@ -1,0 +1,1 @@
+"""The corpus and labels into Label Studio task payloads: claims, stance pairs, adjudication."""
