@@ -16,6 +16,10 @@ class Corpus:
     sentences: dict[str, list[Sentence]]
     story_of: dict[str, str]
     problems: list[Problem] = field(default_factory=list)
+    # article id -> split group: articles that could be one event share one, across stories too,
+    # so a split by group never puts one event in both train and test (splits use this, not
+    # story_of). A group holds whole stories; by default a story is its own group.
+    split_group_of: dict[str, str] = field(default_factory=dict)
 
     def all_sentences(self) -> list[Sentence]:
         return [s for article_id in self.articles for s in self.sentences[article_id]]
@@ -27,4 +31,4 @@ def load_corpus(settings: Settings) -> Corpus:
     articles = {a.id: a for a in loaded.items}
     sentences = {a.id: split_article(a) for a in loaded.items}
     story_of = stories_for(loaded.items, settings.state_dir / "stories.json")
-    return Corpus(articles, sentences, story_of, loaded.problems)
+    return Corpus(articles, sentences, story_of, loaded.problems, split_group_of=dict(story_of))
