@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 LABEL_STUDIO_VERSION := 1.23.2
 RUN := $(PY) -m builder
 
-.PHONY: help install labelstudio labelstudio-stop sync pull stance adjudicate dataset status demo test format bench clean
+.PHONY: help install labelstudio labelstudio-stop stories sync pull stance adjudicate dataset status demo test format bench clean
 
 ## help: list the targets (the default)
 help:
@@ -36,6 +36,10 @@ labelstudio: install
 ## labelstudio-stop: stop the local Label Studio
 labelstudio-stop: install
 	@$(RUN) labelstudio stop
+
+## stories: list raw/'s stories: size, dates, outlets, top terms, least sure joins (ARGS=--jsonl)
+stories: install
+	@$(RUN) stories $(ARGS)
 
 ## sync: split raw/ into sentences and import the new ones as claim tasks
 sync: install

@@ -56,6 +56,37 @@ def cmd_sentences(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if loaded.problems else 0
 
 
+def cmd_stories(settings: Settings, args: argparse.Namespace) -> int:
+    """Stories listed, or as JSON lines. FILE...: those files alone, no state read or written (a
+    pure contract: the same files give the same lines); none: raw/ with corrections and state."""
+    from builder.cli.story_list import render_stories
+    from builder.inputs.articles import load_articles
+    from builder.inputs.stories import assign, load_stories
+
+    if args.files:
+        missing = [p for p in args.files if not Path(p).is_file()]
+        if missing:
+            raise BuilderError(f"no such file: {', '.join(missing)}")
+        loaded = load_article_files([Path(p) for p in args.files])
+        result, problems = assign(loaded.items), list(loaded.problems)
+    else:
+        loaded = load_articles(settings.raw_dir)
+        result, problems = load_stories(settings.raw_dir, settings.state_dir, loaded.items)
+        problems = loaded.problems + problems
+    if args.jsonl:
+        for article in loaded.items:
+            line = {
+                "article_id": article.id,
+                "story_id": result.story_of[article.id],
+                "split_group": result.split_group_of[article.id],
+            }
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+    else:
+        print(render_stories(loaded.items, result, top=args.top))
+    report_problems(problems)
+    return 1 if problems else 0
+
+
 def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
     from builder.core.atomic import json_text, write_json
     from builder.core.scheme import schema_files
@@ -405,10 +436,11 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.cli.status import render, status_report
+    from builder.cli.status import corpus_counts, render, status_report
 
-    _, controls, _ = corpus_with_controls(settings)
+    corpus, controls, _ = corpus_with_controls(settings)
     report = status_report(settings, controls)
+    report["corpus"] = corpus_counts(corpus)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0
 
@@ -465,6 +497,7 @@ def cmd_demo_summary(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "sentences": cmd_sentences,
+    "stories": cmd_stories,
     "schemas": cmd_schemas,
     "labelstudio": cmd_labelstudio,
     "sync": cmd_sync,
@@ -484,6 +517,16 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("sentences", help="print the sentences of raw files as JSON lines")
     p.add_argument("files", nargs="+")
+    p = sub.add_parser(
+        "stories", help="list raw/'s stories; with FILE...: their stories as JSON lines"
+    )
+    p.add_argument("files", nargs="*", help="article files (raw/ formats); none: raw/ itself")
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='one {"article_id", "story_id", "split_group"} line per article, nothing else',
+    )
+    p.add_argument("--top", type=int, default=0, help="list only the N largest stories")
     p = sub.add_parser("schemas", help="write schemas/ from the label scheme")
     p.add_argument("--check", action="store_true", help="fail if schemas/ is out of date")
     p = sub.add_parser("labelstudio", help="start, stop or check the local Label Studio")

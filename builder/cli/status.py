@@ -73,6 +73,17 @@ def status_report(settings: Settings, controls: dict[str, str] | None = None) ->
     return report
 
 
+def corpus_counts(corpus: Any) -> dict[str, int]:
+    """Articles, how many have no date (clustered on text alone), stories, split groups."""
+    return {
+        "articles": len(corpus.articles),
+        "undated": sum(1 for a in corpus.articles.values() if not a.date),
+        "stories": len(set(corpus.story_of.values())),
+        "split_groups": len(set(corpus.split_group_of.values())),
+        "story_merges_reported": len(corpus.story_merges),
+    }
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -118,6 +129,18 @@ def render(report: dict[str, Any]) -> str:
         for p in report["projects"]
     ]
     lines += table(headers, rows)
+    counts = report.get("corpus")
+    if counts:
+        lines += [
+            "",
+            f"corpus: {counts['articles']} articles ({counts['undated']} undated: grouped by text "
+            f"alone), {counts['stories']} stories, {counts['split_groups']} split groups"
+            + (
+                f", {counts['story_merges_reported']} story merge(s) reported (`make stories`)"
+                if counts["story_merges_reported"]
+                else ""
+            ),
+        ]
     for p in report["projects"]:
         if not p["annotators"]:
             continue

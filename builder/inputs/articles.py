@@ -12,8 +12,9 @@ from jsonschema import Draft202012Validator
 
 from builder.core.scheme import ARTICLE_SCHEMA
 
-# Files in raw/ that hold something other than articles (user claims, control items).
-RESERVED_FILES = frozenset({"claims.jsonl", "controls.jsonl"})
+# Files in raw/ that hold something other than articles (user claims, control items, story
+# corrections).
+RESERVED_FILES = frozenset({"claims.jsonl", "controls.jsonl", "stories.jsonl"})
 DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\s")
 
 _validator = Draft202012Validator(

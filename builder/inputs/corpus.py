@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from builder.core.config import Settings
 from builder.inputs.articles import Article, Problem, load_articles
 from builder.inputs.sentences import Sentence, split_article
-from builder.inputs.stories import stories_for
+from builder.inputs.stories import ReportedMerge, load_stories
 
 
 @dataclass
@@ -20,6 +20,8 @@ class Corpus:
     # so a split by group never puts one event in both train and test (splits use this, not
     # story_of). A group holds whole stories; by default a story is its own group.
     split_group_of: dict[str, str] = field(default_factory=dict)
+    # Stories this run's evidence says are one event: both ids kept, one split group.
+    story_merges: list[ReportedMerge] = field(default_factory=list)
 
     def all_sentences(self) -> list[Sentence]:
         return [s for article_id in self.articles for s in self.sentences[article_id]]
@@ -30,5 +32,12 @@ def load_corpus(settings: Settings) -> Corpus:
     loaded = load_articles(settings.raw_dir)
     articles = {a.id: a for a in loaded.items}
     sentences = {a.id: split_article(a) for a in loaded.items}
-    story_of = stories_for(loaded.items, settings.state_dir / "stories.json")
-    return Corpus(articles, sentences, story_of, loaded.problems, split_group_of=dict(story_of))
+    stories, problems = load_stories(settings.raw_dir, settings.state_dir, loaded.items)
+    return Corpus(
+        articles,
+        sentences,
+        stories.story_of,
+        loaded.problems + problems,
+        split_group_of=stories.split_group_of,
+        story_merges=stories.new_merges,
+    )
