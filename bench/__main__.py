@@ -532,6 +532,69 @@ def fig_segment(bench: Bench) -> list[Row]:
     return out
 
 
+def fig_stories_gold(bench: Bench) -> list[Row]:
+    """8. Stories on ECB+ (../shared/story-gold): B-cubed on the topics not tuned on."""
+    from bench import bench_stories
+
+    if not (bench_stories.GOLD / "labels.json").is_file():
+        say(f"bench: stories-gold skipped: no gold at {bench_stories.GOLD}")
+        return [Row("stories on ECB+", "skipped", "—", f"no {bench_stories.GOLD}", "—", None, "—")]
+    scores = bench_stories.evaluate()
+    held, whole = scores["held_out"], scores["all"]
+    ratio = whole["largest"] / whole["largest_event"]
+    return [
+        Row(
+            f"stories on ECB+, {held['articles']} articles of the even topics (defaults tuned on "
+            "the odd ones)",
+            f"B-cubed F1 {held['f1']:.3f} (P {held['p']:.3f}, R {held['r']:.3f})",
+            "old single link: F1 0.725 (issue 11)",
+            f"all {whole['articles']}: F1 {whole['f1']:.3f}; largest story {whole['largest']} / "
+            f"largest event {whole['largest_event']} = {ratio:.2f}",
+            "F1 ≥ 0.88, largest ≤ 1.5× event",
+            held["f1"] >= 0.88 and ratio <= 1.5,
+            "1",
+            f"split groups: {whole['groups']}, largest {whole['largest_group']}, articles whose "
+            f"event spans two groups {whole['event_in_two_groups']:.1%}",
+        )
+    ]
+
+
+def fig_stories_scale(bench: Bench) -> list[Row]:
+    """9. Stories of N synthetic dated articles over a year vs TF-IDF-vectorising them, one core."""
+    n = 10_000 if bench.sizes is QUICK else 100_000
+    new = max(n // 100, 100)
+    command = [sys.executable, "-m", "bench.bench_stories", "scale", str(n), str(new)]
+    done = subprocess.run(
+        command, cwd=HERE.parent, env=child_environment(), capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise BenchError(f"bench.bench_stories exited {done.returncode}:\n{done.stderr[-2000:]}")
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    full = run["cluster"] / run["vectorise"]
+    incremental = run["incremental"] / run["cluster"]
+    return [
+        Row(
+            f"stories of {n:,} synthetic dated articles over a year, one core",
+            f"{run['cluster']:.2f} s CPU; peak {run['peak_rss_mb']:.0f} MB",
+            f"TF-IDF vectorising them: {run['vectorise']:.2f} s CPU",
+            f"ratio {full:.2f}; {run['stories']:,} stories, largest {run['largest']}",
+            "ratio ≤ 3, peak ≤ 2 GB",
+            full <= 3.0 and run["peak_rss_mb"] <= 2048,
+            "1",
+            "CPU time of the process (the machine is shared)",
+        ),
+        Row(
+            f"{new:,} new articles (the year's last week) into those {n:,}",
+            f"{run['incremental']:.2f} s CPU, {run['ids_changed']} old ids changed",
+            f"the full clustering: {run['cluster']:.2f} s CPU",
+            f"ratio {incremental:.3f}",
+            "ratio ≤ 0.1, no id changed",
+            incremental <= 0.1 and run["ids_changed"] == 0,
+            "1",
+        ),
+    ]
+
+
 FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
     # name: (function, needs the server)
     "sync": (fig_sync, True),
@@ -541,6 +604,8 @@ FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
     "pull-new": (fig_pull_new, True),
     "offline": (fig_offline, False),
     "segment": (fig_segment, False),
+    "stories-gold": (fig_stories_gold, False),
+    "stories-scale": (fig_stories_scale, False),
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ class Options:
     # Average similarity (over every pair of members) at which two clusters are one story.
     story_threshold: float = 0.15
     # A looser average at which two clusters COULD be one event: they share a split group.
-    group_threshold: float = 0.08
+    group_threshold: float = 0.01
     # Two dated articles further apart than this are never evidence for one another.
     max_days: int = 7
     # Weights of the evidence, each a cosine: whole text, title and lead, names and numbers.
@@ -186,21 +185,68 @@ class Clustering:
     merges: list[Merge] = field(default_factory=list)
 
 
-class _Sets:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
+def _rounds(
+    graph: sparse.csr_matrix,
+    size: np.ndarray,
+    labeled: np.ndarray,
+    rep: np.ndarray,
+    threshold: float,
+    cap: int,
+    keep_labeled_apart: bool,
+) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray, list[Merge]]:
+    """Average linkage by rounds of reciprocal best pairs, all merged at once (reducibility makes
+    that the same as one pair at a time), the cluster graph shrinking each round.
 
-    def find(self, i: int) -> int:
-        parent = self.parent
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        a, b = self.find(a), self.find(b)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)
+    `graph` holds the similarity sums between clusters, so a pair's average is its sum over the
+    product of the sizes, and a pair without an edge has average 0. Returns each input cluster's
+    new cluster, and the new graph, sizes, labeled flags and representatives (smallest article).
+    """
+    k = graph.shape[0]
+    member = np.arange(k)
+    merges: list[Merge] = []
+    while graph.nnz:
+        coo = graph.tocoo()
+        r, c = coo.row, coo.col
+        average = coo.data / (size[r] * size[c])
+        ok = (r != c) & (average >= threshold) & (size[r] + size[c] <= cap)
+        if keep_labeled_apart:
+            ok &= ~(labeled[r] & labeled[c])
+        r, c, average = r[ok], c[ok], average[ok]
+        if not len(r):
+            break
+        order = np.lexsort((rep[c], -average, r))  # each row's best first, ties to the older
+        r, c, average = r[order], c[order], average[order]
+        first = np.ones(len(r), dtype=bool)
+        first[1:] = r[1:] != r[:-1]
+        best = np.full(len(size), -1, dtype=np.int64)
+        best_avg = np.zeros(len(size))
+        best[r[first]] = c[first]
+        best_avg[r[first]] = average[first]
+        rows = r[first]
+        pair = rows[(best[best[rows]] == rows) & (rows < best[rows])]
+        if not len(pair):
+            break
+        merges += [
+            Merge(int(rep[a]), int(rep[b]), float(best_avg[a]), applied=True)
+            for a, b in zip(pair.tolist(), best[pair].tolist(), strict=True)
+        ]
+        target = np.arange(len(size))
+        target[best[pair]] = pair
+        _, new = np.unique(target, return_inverse=True)
+        m = int(new.max()) + 1
+        project = sparse.csr_matrix(
+            (np.ones(len(new), dtype=np.float64), (np.arange(len(new)), new)), shape=(len(new), m)
+        )
+        graph = (project.T @ graph @ project).tocsr()
+        graph.setdiag(0)
+        graph.eliminate_zeros()
+        size = np.bincount(new, weights=size, minlength=m)
+        labeled = np.bincount(new, weights=labeled, minlength=m) > 0
+        new_rep = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(new_rep, new, rep)
+        rep = new_rep
+        member = new[member]
+    return member, graph, size, labeled, rep, merges
 
 
 def agglomerate(
@@ -214,121 +260,57 @@ def agglomerate(
 
     Articles with the same `fixed` label start as one cluster; two clusters that both carry a
     fixed label are never joined into one story (the merge is reported) but do share a group.
-    Below `story_threshold` stories are frozen and merging goes on to `group_threshold` for the
+    Stories stop at `story_threshold`; from them, merging goes on to `group_threshold` for the
     split groups only. Neither a story nor a group grows past the size cap.
     """
     if cap is None:
         cap = max(options.min_cap, int(options.max_share * n))
-    stories = _Sets(n)
-    groups = _Sets(n)
-    label: dict[int, str | None] = {}
-    first_of: dict[str, int] = {}
+    if n == 0:
+        return Clustering([], [])
+    first: dict[str, int] = {}
+    start = np.arange(n)
     for i, given in enumerate(fixed):
         if given is not None:
-            if given in first_of:
-                stories.union(first_of[given], i)
-                groups.union(first_of[given], i)
-            else:
-                first_of[given] = i
-    size: dict[int, int] = {}
-    for i in range(n):
-        root = stories.find(i)
-        size[root] = size.get(root, 0) + 1
-        if fixed[i] is not None:
-            label[root] = fixed[i]
-    # Cluster similarity sums: neighbours[c][d] = sum of the pair similarities between c and d.
-    neighbours: dict[int, dict[int, float]] = {c: {} for c in size}
-    for i, j, s in zip(edges[0].tolist(), edges[1].tolist(), edges[2].tolist(), strict=True):
-        a, b = stories.find(i), stories.find(j)
-        if a == b:
-            continue
-        neighbours[a][b] = neighbours[a].get(b, 0.0) + s
-        neighbours[b][a] = neighbours[b].get(a, 0.0) + s
-    version = dict.fromkeys(size, 0)
-    heap: list[tuple[float, int, int, int, int]] = []
-    for a, row in neighbours.items():
-        for b, s in row.items():
-            if a < b:
-                heap.append((-s / (size[a] * size[b]), a, b, 0, 0))
-    heapq.heapify(heap)
-    merges: list[Merge] = []
-    group_size = dict(size)
-    frozen = False
-    blocked: list[tuple[float, int, int, int, int]] = []
-    while heap:
-        entry = heapq.heappop(heap)
-        negative, a, b, va, vb = entry
-        if version.get(a) != va or version.get(b) != vb:
-            continue  # stale: one side has changed since
-        average = -negative
-        if average < options.group_threshold:
-            break
-        if not frozen and average < options.story_threshold:
-            frozen = True
-            for item in blocked:  # fixed pairs held back join as groups now
-                heapq.heappush(heap, item)
-            blocked.clear()
-            heapq.heappush(heap, entry)
-            continue
-        if not frozen and label.get(a) is not None and label.get(b) is not None:
-            merges.append(Merge(a, b, average, applied=False))
-            groups.union(a, b)
-            blocked.append(entry)
-            continue
-        if frozen:
-            ga, gb = groups.find(a), groups.find(b)
-            if ga != gb and group_size[ga] + group_size[gb] <= cap:
-                total = group_size[ga] + group_size[gb]
-                groups.union(ga, gb)
-                group_size[groups.find(ga)] = total
-            if groups.find(a) != groups.find(b):
-                continue
-        elif size[a] + size[b] > cap:
-            continue
-        # Join b into a (the one with more neighbours keeps its dict, the cheaper update).
-        if len(neighbours[a]) < len(neighbours[b]):
-            a, b = b, a
-        if not frozen:
-            merges.append(Merge(a, b, average, applied=True))
-            ga, gb = groups.find(a), groups.find(b)
-            total = group_size[ga] + (group_size[gb] if ga != gb else 0)
-            stories.union(a, b)
-            groups.union(a, b)
-            keep = stories.find(a)
-            group_size[groups.find(a)] = total
-        else:
-            # After the freeze clusters still merge, but as groups only: track them on the side.
-            keep = a
-        row_a = neighbours[a]
-        row_b = neighbours.pop(b)
-        row_a.pop(b, None)
-        for c, s in row_b.items():
-            if c == a:
-                continue
-            row_a[c] = row_a.get(c, 0.0) + s
-            row_c = neighbours[c]
-            row_c.pop(b, None)
-            row_c[a] = row_c.get(a, 0.0) + s
-        new_size = size.pop(b) + size[a]
-        merged_label = label.get(a) or label.get(b)
-        label.pop(b, None)
-        version.pop(b)
-        if keep != a:  # the union-find picked b's index as the root: rename a to it
-            neighbours[keep] = neighbours.pop(a)
-            for c in neighbours[keep]:
-                neighbours[c][keep] = neighbours[c].pop(a)
-            size.pop(a)
-            version.pop(a)
-            label.pop(a, None)
-            a = keep
-        size[a] = new_size
-        label[a] = merged_label
-        version[a] = version.get(a, 0) + 1
-        for c, s in neighbours[a].items():
-            heapq.heappush(heap, (-s / (new_size * size[c]), a, c, version[a], version[c]))
+            start[i] = first.setdefault(given, i)
+    _, start = np.unique(start, return_inverse=True)
+    k = int(start.max()) + 1
+    i, j, s = edges
+    pairs = sparse.csr_matrix(
+        (
+            np.concatenate([s, s]).astype(np.float64),
+            (np.concatenate([i, j]), np.concatenate([j, i])),
+        ),
+        shape=(n, n),
+    )
+    project = sparse.csr_matrix((np.ones(n), (np.arange(n), start)), shape=(n, k))
+    graph = (project.T @ pairs @ project).tocsr()
+    graph.setdiag(0)
+    graph.eliminate_zeros()
+    size = np.bincount(start, minlength=k).astype(np.float64)
+    labeled = np.zeros(k, dtype=bool)
+    labeled[start[[i for i, given in enumerate(fixed) if given is not None]]] = True
+    rep = np.full(k, n, dtype=np.int64)
+    np.minimum.at(rep, start, np.arange(n))
+    story, graph, size, labeled, rep, merges = _rounds(
+        graph, size, labeled, rep, options.story_threshold, cap, keep_labeled_apart=True
+    )
+    # Labeled stories the evidence would have joined: reported, never applied.
+    coo = graph.tocoo()
+    average = coo.data / (size[coo.row] * size[coo.col])
+    held = (coo.row < coo.col) & labeled[coo.row] & labeled[coo.col]
+    held &= average >= options.story_threshold
+    merges += [
+        Merge(int(rep[a]), int(rep[b]), float(v), applied=False)
+        for a, b, v in zip(coo.row[held], coo.col[held], average[held], strict=True)
+    ]
+    story_rep = rep
+    group, _, _, _, group_rep, _ = _rounds(
+        graph, size, labeled, rep, options.group_threshold, cap, keep_labeled_apart=False
+    )
+    story_of_start = story[start]
     return Clustering(
-        story_root=[stories.find(i) for i in range(n)],
-        group_root=[groups.find(i) for i in range(n)],
+        story_root=story_rep[story_of_start].tolist(),
+        group_root=group_rep[group[story_of_start]].tolist(),
         merges=merges,
     )
 
