@@ -136,22 +136,24 @@ def _word(rng: random.Random, parts: int) -> str:
 
 
 def synthetic_articles(n: int, seed: int = 11, days: int = 365, first: int = 0) -> list[Article]:
-    """`n` dated news-like articles over `days` days: events of ~20 articles, each with its own
-    names and place, written with a shared vocabulary of 3,000 words."""
+    """`n` dated news-like articles over `days` days: events of 5-35 articles, each with its own
+    names, place and topic words, written with a shared vocabulary of 20,000 words drawn with
+    Zipf's law (as words are: a few very common, most rare)."""
     rng = random.Random(seed)
-    common = [_word(rng, rng.randint(2, 3)) for _ in range(3000)]
+    common = [_word(rng, rng.randint(2, 4)) for _ in range(20_000)]
+    weights = list(itertools.accumulate(1.0 / rank for rank in range(1, len(common) + 1)))
     articles: list[Article] = []
     event = 0
     while len(articles) < n:
         event += 1
         names = [_word(rng, 3).title() for _ in range(3)]
         place = _word(rng, 2).title()
-        topic = rng.sample(common, 12)
+        topic = rng.sample(common[2000:], 12)
         day = rng.randrange(days)
         for _ in range(min(rng.randint(5, 35), n - len(articles))):
             sentences = []
             for _ in range(8):
-                words = rng.sample(common, 8) + rng.sample(topic, 3)
+                words = rng.choices(common, cum_weights=weights, k=10) + rng.sample(topic, 3)
                 words.insert(rng.randrange(len(words)), rng.choice(names))
                 if rng.random() < 0.4:
                     words.append(f"in {place}")

@@ -120,10 +120,15 @@ def neighbour_edges(
     out_i: list[np.ndarray] = []
     out_j: list[np.ndarray] = []
     out_s: list[np.ndarray] = []
-    block = 1024
+    # Dated rows are compared with their window; undated ones with everything, in blocks small
+    # enough that a block's similarities stay near 4 million numbers.
     k = options.neighbours
-    for start in range(0, len(wanted), block):
-        chunk = wanted[start : start + block]
+    dated_rows = wanted[days[wanted] != UNDATED]
+    undated_rows = wanted[days[wanted] == UNDATED]
+    small = max(32, min(1024, 2**22 // max(n, 1)))
+    chunks = [dated_rows[i : i + 1024] for i in range(0, len(dated_rows), 1024)]
+    chunks += [undated_rows[i : i + small] for i in range(0, len(undated_rows), small)]
+    for chunk in chunks:
         chunk_days = days[chunk]
         if (chunk_days == UNDATED).any():
             columns = np.arange(n)  # an undated article may be any article's neighbour
@@ -132,19 +137,38 @@ def neighbour_edges(
             high = np.searchsorted(dated_days, chunk_days.max() + options.max_days, "right")
             columns = np.concatenate([dated_order[low:high], undated])
         sims = (matrix[chunk] @ matrix[columns].T).toarray()
-        # The hard window: pairs of dated articles too far apart do not count.
         col_days = days[columns]
-        gap = np.abs(chunk_days[:, None] - col_days[None, :])
-        dated_pair = (chunk_days[:, None] != UNDATED) & (col_days[None, :] != UNDATED)
-        sims[dated_pair & (gap > options.max_days)] = 0.0
+        dated_cols = int(np.count_nonzero(col_days != UNDATED))  # the dated come first, sorted
+        if not (chunk_days == UNDATED).any():
+            # The hard window, per row a range of the sorted dated columns.
+            low = np.searchsorted(col_days[:dated_cols], chunk_days - options.max_days, "left")
+            high = np.searchsorted(col_days[:dated_cols], chunk_days + options.max_days, "right")
+            position = np.arange(sims.shape[1])
+            outside = (position[None, :] < low[:, None]) | (position[None, :] >= high[:, None])
+            outside[:, dated_cols:] = False
+            sims[outside] = 0.0
+            row_dated = np.ones(len(chunk), dtype=bool)
+        else:
+            row_dated = chunk_days != UNDATED  # all False: a chunk is dated or undated
         if years is not None and options.year_slack is not None:
-            # One side undated: compare years, the named one against the other's.
+            # One side undated: the years its text names must fit the other's year.
             row_years, col_years = years[chunk][:, None], years[columns][None, :]
-            half = ~dated_pair & (row_years > 0) & (col_years > 0)
-            far = np.abs(row_years - col_years) > options.year_slack
-            one_dated = (chunk_days[:, None] != UNDATED) | (col_days[None, :] != UNDATED)
-            sims[half & far & one_dated] = 0.0
-        sims[chunk[:, None] == columns[None, :]] = 0.0
+            if row_dated.all():
+                part = sims[:, dated_cols:]  # only the undated columns can clash
+                far = np.abs(row_years - col_years[:, dated_cols:]) > options.year_slack
+                part[far & (col_years[:, dated_cols:] > 0)] = 0.0
+                sims[:, dated_cols:] = part
+            else:
+                col_dated = (col_days != UNDATED)[None, :]
+                half = row_dated[:, None] != col_dated
+                far = np.abs(row_years - col_years) > options.year_slack
+                sims[half & far & (row_years > 0) & (col_years > 0)] = 0.0
+        # An article is not its own neighbour.
+        sorter = np.argsort(columns, kind="stable")
+        spot = np.clip(np.searchsorted(columns, chunk, sorter=sorter), 0, len(columns) - 1)
+        mine = sorter[spot]
+        hit = columns[mine] == chunk
+        sims[np.flatnonzero(hit), mine[hit]] = 0.0
         if sims.shape[1] > k:
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         else:
