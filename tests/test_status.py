@@ -173,3 +173,25 @@ def test_table_columns_line_up(rows: list[list[Any]]) -> None:
     assert lines[0] == "name  value  other"
     assert lines[1] == "----  -----  -----"
     assert lines[2:] == ([] if not rows else ["a     1.500  -    "])
+
+
+def test_status_counts_undated_articles_stories_and_split_groups(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "news.jsonl").write_text(
+        json.dumps({"id": "a1", "text": "Floods hit the river town.", "date": "2024-05-01"})
+        + "\n"
+        + json.dumps({"id": "a2", "text": "The central bank raised its rate again."})
+        + "\n",
+        encoding="utf-8",
+    )
+    from builder.cli.status import corpus_counts
+    from builder.inputs.corpus import load_corpus
+
+    counts = corpus_counts(load_corpus(Settings(root=tmp_path)))
+    assert counts["articles"] == 2 and counts["undated"] == 1
+    assert counts["stories"] == 2 and counts["split_groups"] == 2
+    report = {**report_of(pulled_root(tmp_path)), "corpus": counts}
+    assert "2 articles (1 undated: grouped by text alone), 2 stories, 2 split groups" in render(
+        report
+    )
