@@ -195,7 +195,10 @@ def assign(
             matrix, days[chosen], options, floor=options.group_threshold / 2, years=years
         )
         cap = max(options.min_cap, int(options.max_share * len(articles)))
-        clustering = agglomerate(len(part), edges, [fixed[i] for i in chosen], options, cap=cap)
+        group_cap = int(options.max_share * len(articles))
+        clustering = agglomerate(
+            len(part), edges, [fixed[i] for i in chosen], options, cap=cap, group_cap=group_cap
+        )
         members: dict[int, list[int]] = {}
         for local, root in enumerate(clustering.story_root):
             members.setdefault(root, []).append(local)
@@ -224,6 +227,7 @@ def assign(
                 pair = (min(a, b), max(a, b))
                 best = max(found.get(pair, 0.0), merge.similarity)
                 found[pair] = best
+                links.append(pair)  # one event, maybe: one split group, whatever the cap
         merges = [ReportedMerge(pair, value) for pair, value in sorted(found.items())]
     known = {**state.story_of, **story_of}
     reported = {m.stories: m for m in state.merges}

@@ -36,7 +36,8 @@ class Options:
     year_slack: int | None = 1
     # Each article keeps its most similar neighbours only, so memory grows with n, not n².
     neighbours: int = 40
-    # No story or split group grows past this share of the corpus (never below min_cap).
+    # No story grows past this share of the corpus (never below min_cap articles); no split
+    # group past it at all, so that whole groups can always be placed near the test share.
     max_share: float = 0.05
     min_cap: int = 50
 
@@ -279,6 +280,7 @@ def agglomerate(
     fixed: Sequence[str | None],
     options: Options,
     cap: int | None = None,
+    group_cap: int | None = None,
 ) -> Clustering:
     """Average linkage over a sparse similarity graph, a missing pair counting as 0.
 
@@ -289,6 +291,8 @@ def agglomerate(
     """
     if cap is None:
         cap = max(options.min_cap, int(options.max_share * n))
+    if group_cap is None:
+        group_cap = int(options.max_share * n)
     if n == 0:
         return Clustering([], [])
     first: dict[str, int] = {}
@@ -329,7 +333,7 @@ def agglomerate(
     ]
     story_rep = rep
     group, _, _, _, group_rep, _ = _rounds(
-        graph, size, labeled, rep, options.group_threshold, cap, keep_labeled_apart=False
+        graph, size, labeled, rep, options.group_threshold, group_cap, keep_labeled_apart=False
     )
     story_of_start = story[start]
     return Clustering(
