@@ -136,7 +136,7 @@ def test_card_text() -> None:
     assert "| `discusses` | 0 | 0 |" in card
     assert "grouped by story" in card and "seed 13" in card and "0.2" in card
     assert "pulled 20 = accepted 16 + rejected 1 + skipped 3" in card
-    assert "Unresolved (ties) left out: {'claims': 1}" in card
+    assert "Unresolved (ties, low posteriors) left out: {'claims': 1}" in card
     assert "2 raw input files" in card
     assert "## Annotation and agreement" in card
     assert "annotator_confusion.png" in card
@@ -160,3 +160,34 @@ def test_a_split_without_rows_is_not_declared() -> None:
     configs = {c["config_name"]: c for c in card_yaml(render_card("x", data))["configs"]}
     assert [f["split"] for f in configs["annotations"]["data_files"]] == ["train"]
     assert [f["split"] for f in configs["claims"]["data_files"]] == ["train", "test"]
+
+
+def test_card_shows_each_annotators_competence_and_confusion() -> None:
+    with_competence = {
+        **manifest(),
+        "agreement": agreement(),
+        "aggregation": {"claims": "dawid-skene", "stance": "majority"},
+        "competence": {
+            "claims": [
+                {
+                    "annotator": "annotator-aa",
+                    "competence": 0.8125,
+                    "items": 120,
+                    "labels": ["no_claim", "not_checkworthy", "checkworthy"],
+                    "confusion": [[0.9, 0.1, 0.0], [0.25, 0.75, 0.0], [0.0, 0.2, 0.8]],
+                }
+            ],
+            "stance": [],
+        },
+    }
+    card = render_card("factcheck", with_competence)
+    assert "### Annotator competence" in card
+    assert "- `claim`, annotator-aa: competence 0.812 over 120 items" in card
+    assert "  | `not_checkworthy` | 0.250 | 0.750 | 0.000 |" in card
+    assert "Dawid-Skene model (crowd-kit)" in card  # how the claims were aggregated
+    assert "`stance`: the label is the majority" in card
+
+
+def test_card_says_when_no_competence_could_be_estimated() -> None:
+    card = render_card("factcheck", {**manifest(), "competence": {"claims": [], "stance": []}})
+    assert "Not estimated: fewer than 100 items were labeled by two or more annotators." in card

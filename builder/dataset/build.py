@@ -7,7 +7,7 @@ import json
 import shutil
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,13 @@ from builder.dataset.card import render_card
 from builder.dataset.figures import annotator_confusion, label_distribution
 from builder.dataset.splits import assign_splits
 from builder.inputs.corpus import Corpus
-from builder.labels.aggregate import ItemLabel, aggregate, answer
+from builder.labels.aggregate import (
+    ItemLabel,
+    aggregate_with_competences,
+    answer,
+    competences,
+    effective_method,
+)
 from builder.labels.quality import agreement_and_confusion
 from builder.labelstudio.pull import project_records, pull_paths, read_summary
 from builder.tasks.claims import claim_tasks
@@ -178,7 +184,9 @@ def build_dataset(
     """
     controls = controls or {}
     claim_records = project_records(settings, "claims")
-    claim_labels = aggregate(claim_records)
+    claim_labels, claim_competences = aggregate_with_competences(
+        claim_records, settings.aggregation, settings.min_posterior
+    )
     tasks = claim_tasks(corpus)
     rows: dict[str, list[dict[str, Any]]] = {
         "claims": claims_rows(corpus, claim_labels, controls, tasks)
@@ -287,6 +295,19 @@ def build_dataset(
         }
         figures = {p: agreement_and_confusion(p, recs) for p, recs in anonymous.items()}
         manifest["agreement"] = {p: agreement for p, (agreement, _) in figures.items()}
+        manifest["aggregation"] = {
+            p: effective_method(recs, settings.aggregation) for p, recs in per_project.items()
+        }
+        estimated = {"claims": claim_competences}
+        if stance is not None:
+            estimated["stance"] = competences(stance.records)
+        manifest["competence"] = {
+            project: sorted(
+                ({**asdict(c), "annotator": pseudonym(c.annotator)} for c in rows),
+                key=lambda row: row["annotator"],
+            )
+            for project, rows in estimated.items()
+        }
         label_distribution(staging / "label_distribution.png", counts)
         annotator_confusion(
             staging / "annotator_confusion.png",

@@ -57,14 +57,59 @@ def _figure(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def agreement_section(agreement: dict[str, Any]) -> list[str]:
+AGGREGATION_TEXT = {
+    "majority": "the label is the majority; a tie is left out until an adjudicator settles it",
+    "dawid-skene": "the label is the most probable one under a Dawid-Skene model (crowd-kit), "
+    "which weighs each annotator by their estimated confusion matrix; a label whose posterior "
+    "probability is below the minimum is left out until an adjudicator settles it",
+}
+
+
+def competence_section(competence: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Each annotator's estimated competence and confusion matrix, per question."""
+    lines = [
+        "### Annotator competence",
+        "",
+        "Estimated by Dawid-Skene (crowd-kit) from the annotators' own answers: `competence` is "
+        "the probability that an annotator's answer is the true label; the confusion matrix gives "
+        "P(answer | true label), rows the true label.",
+        "",
+    ]
+    if not any(competence.values()):
+        return lines + [
+            "Not estimated: fewer than 100 items were labeled by two or more annotators.",
+        ]
+    for project, rows in competence.items():
+        question = QUESTIONS[project]
+        for row in rows:
+            lines += [
+                f"- `{question.name}`, {row['annotator']}: competence "
+                f"{_figure(row['competence'])} over {row['items']} items",
+                "",
+                "  | true \\ answer | " + " | ".join(f"`{n}`" for n in row["labels"]) + " |",
+                "  | --- | " + " | ".join("---" for _ in row["labels"]) + " |",
+            ]
+            for name, probabilities in zip(row["labels"], row["confusion"], strict=True):
+                cells = " | ".join(f"{p:.3f}" for p in probabilities)
+                lines.append(f"  | `{name}` | {cells} |")
+            lines.append("")
+    return lines
+
+
+def agreement_section(
+    agreement: dict[str, Any], aggregation: dict[str, str] | None = None
+) -> list[str]:
     """Agreement per question, with the number of items each figure rests on, and the pictures."""
+    how = "; ".join(
+        f"`{QUESTIONS[project].name}`: {AGGREGATION_TEXT[method]}"
+        for project, method in (aggregation or {p: "majority" for p in agreement}).items()
+    )
     lines = [
         "## Annotation and agreement",
         "",
-        "Each task may be labeled by several annotators; the label is the majority, a tie is left "
-        "out until an adjudicator settles it (ground truth). Agreement is over the annotators' own "
-        "answers (adjudications excluded):",
+        f"Each task may be labeled by several annotators ({how}); a ground-truth (adjudicator's) "
+        "answer always settles its item. Agreement is over the annotators' own answers "
+        "(adjudications excluded):",
         "",
         "| question | Krippendorff's alpha (nominal) | items |",
         "| --- | --- | --- |",
@@ -180,12 +225,14 @@ def render_card(
         )
     unresolved = {p: len(items) for p, items in manifest["unresolved"].items() if items}
     if unresolved:
-        lines.append(f"- Unresolved (ties) left out: {unresolved}")
+        lines.append(f"- Unresolved (ties, low posteriors) left out: {unresolved}")
     lines += [
         "- `manifest.json` lists every input's hash, the counts and the split of every group."
     ]
     if manifest.get("agreement"):
-        lines += ["", *agreement_section(manifest["agreement"])]
+        lines += ["", *agreement_section(manifest["agreement"], manifest.get("aggregation"))]
+    if "competence" in manifest:
+        lines += ["", *competence_section(manifest["competence"])]
     for section in extra_sections or []:
         lines += ["", section.rstrip()]
     return "\n".join(lines) + "\n"
