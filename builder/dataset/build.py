@@ -20,8 +20,9 @@ from builder.core.atomic import replace_dir, write_json, write_text
 from builder.core.config import Settings
 from builder.core.features import features_for
 from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
+from builder.dataset.baseline import baseline
 from builder.dataset.card import render_card
-from builder.dataset.figures import annotator_confusion, label_distribution
+from builder.dataset.figures import annotator_confusion, label_distribution, learning_curve
 from builder.dataset.splits import assign_splits
 from builder.inputs.corpus import Corpus
 from builder.labels.aggregate import (
@@ -82,9 +83,10 @@ def claims_rows(
             label, resolved_by = known, "control"
             annotations = item.annotations if item else 0
             agreement = round(votes.get(known, 0) / given, 4) if given else 0.0
+            posterior = 1.0
         elif item is not None and item.label is not None:
             label, resolved_by = item.label, item.resolved_by
-            annotations, agreement = item.annotations, item.agreement
+            annotations, agreement, posterior = item.annotations, item.agreement, item.posterior
         else:
             continue
         sentence = positions[task["sentence_id"]]
@@ -106,6 +108,7 @@ def claims_rows(
                 "language": task["language"],
                 "num_annotations": annotations,
                 "agreement": agreement,
+                "posterior": posterior,
                 "resolved_by": resolved_by,
                 "control": known is not None,
             }
@@ -242,11 +245,14 @@ def build_dataset(
     try:
         staging.mkdir(parents=True)
         counts: dict[str, dict[str, Any]] = {}
+        baselines: dict[str, dict[str, Any]] = {}
         for config, config_rows in rows.items():
             by_split: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
             for row in config_rows:
                 by_split[assignment[group_of(config, row)]].append(row)
             write_split_files(staging, config, by_split)
+            if config in ("claims", "stance"):
+                baselines[config] = baseline(config, by_split)
             counts[config] = {split: len(by_split[split]) for split in SPLITS}
             label_field = {"claims": "claim", "stance": "stance"}.get(config)
             if label_field:
@@ -260,6 +266,7 @@ def build_dataset(
                 }
         manifest = {
             "builder_version": __version__,
+            "license": settings.dataset_license,
             "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
             "raw_inputs": raw_inputs(settings),
             "exports_used": {
@@ -308,7 +315,9 @@ def build_dataset(
             )
             for project, rows in estimated.items()
         }
+        manifest["baseline"] = baselines
         label_distribution(staging / "label_distribution.png", counts)
+        learning_curve(staging / "learning_curve.png", baselines)
         annotator_confusion(
             staging / "annotator_confusion.png",
             {p: confusion for p, (_, confusion) in figures.items()},

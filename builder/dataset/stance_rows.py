@@ -67,6 +67,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
                 "similarity": pair["similarity"],
                 "num_annotations": item.annotations,
                 "agreement": item.agreement,
+                "posterior": item.posterior,
                 "resolved_by": item.resolved_by,
             }
         )
