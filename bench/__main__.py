@@ -584,13 +584,18 @@ def fig_split_ecb(bench: Bench) -> list[Row]:
         say(f"bench: split-ecb skipped: {bench_splits.STORY_GOLD} is absent")
         return [Row("ECB+ event leakage", "skipped: gold absent", "—", "—", "—", None, "—")]
     rows = []
-    for name in ("groups", "stories"):
+    titles = {
+        "groups": "split groups",
+        "stories": "stories alone",
+        "time": "split groups, SPLIT_BY=time",
+    }
+    for name in ("groups", "stories", "time"):
         r = result[name]
         within = abs(r["test_share"] - 0.2) <= 0.05
         rows.append(
             Row(
-                f"ECB+ (982 articles, 86 events), split by {name}: test articles whose event "
-                "has an article in train",
+                f"ECB+ (982 articles, 86 events), split by {titles[name]}: test articles whose "
+                "event has an article in train",
                 f"{r['leak_share']:.1%} ({r['leaked']} of {r['test_articles']})",
                 "—",
                 f"test share {r['test_share']:.3f} ({r['groups']} groups, {r['stories']} stories)",

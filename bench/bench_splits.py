@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -18,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-STORY_GOLD = SHARED / "story-gold"
-CHECKWORTHY = SHARED / "checkworthy-dev" / "CT24_checkworthy_english_train.tsv"
+# ../shared beside the repository, or where these say (as bench/bench_stories.py reads it).
+STORY_GOLD = Path(os.environ.get("STORY_GOLD", SHARED / "story-gold"))
+CHECKWORTHY = Path(os.environ.get("CHECKWORTHY_DEV", SHARED / "checkworthy-dev")) / (
+    "CT24_checkworthy_english_train.tsv"
+)
 
 
 def audit_child(root: Path, export_file: Path) -> dict[str, float]:
@@ -80,11 +84,17 @@ def gold_corpus(articles_file: Path, scratch: Path) -> Any:
 
 
 def event_leakage(
-    corpus: Any, event_of: dict[str, str], test_size: float, seed: int, use_groups: bool
+    corpus: Any,
+    event_of: dict[str, str],
+    test_size: float,
+    seed: int,
+    use_groups: bool,
+    by_time: bool = False,
 ) -> dict[str, Any]:
     """Split the corpus's groups as the dataset does (sentences as rows); then the share of test
     articles whose gold event has an article in train, and the test share reached."""
     from builder.dataset.splits import (
+        assign_by_time,
         assign_splits,
         groups_of_stories,
         share_problem,
@@ -99,7 +109,15 @@ def event_leakage(
     for article_id, count in rows.items():
         group = story_group[corpus.story_of[article_id]]
         label_counts.setdefault(group, Counter())["claims:0"] += count
-    assignment = assign_splits(label_counts, test_size, seed)
+    latest: dict[str, str] = {}
+    for article_id, article in corpus.articles.items():
+        group = story_group[corpus.story_of[article_id]]
+        if article.date and latest.get(group, "") < article.date:
+            latest[group] = article.date
+    if by_time:
+        assignment = assign_by_time(label_counts, latest, test_size, seed)
+    else:
+        assignment = assign_splits(label_counts, test_size, seed)
     split_of = {a: assignment[story_group[corpus.story_of[a]]] for a in rows}
     train_events = {event_of[a] for a, s in split_of.items() if s == "train"}
     test_articles = [a for a, s in split_of.items() if s == "test"]
@@ -111,7 +129,13 @@ def event_leakage(
         "test_articles": len(test_articles),
         "leaked": leaked,
         "leak_share": leaked / len(test_articles) if test_articles else 0.0,
-        "problem": share_problem(label_counts, assignment, test_size, kept={}),
+        "problem": share_problem(
+            label_counts,
+            assignment,
+            test_size,
+            kept={},
+            undated=[g for g in label_counts if g not in latest] if by_time else [],
+        ),
     }
 
 
@@ -125,7 +149,8 @@ def ecb(test_size: float = 0.2, seed: int = 13) -> dict[str, Any] | None:
         seconds = time.perf_counter() - started
         by_group = event_leakage(corpus, event_of, test_size, seed, use_groups=True)
         by_story = event_leakage(corpus, event_of, test_size, seed, use_groups=False)
-    return {"groups": by_group, "stories": by_story, "corpus_seconds": seconds}
+        by_time = event_leakage(corpus, event_of, test_size, seed, use_groups=True, by_time=True)
+    return {"groups": by_group, "stories": by_story, "time": by_time, "corpus_seconds": seconds}
 
 
 def checkworthy(test_size: float = 0.2, seed: int = 13) -> dict[str, Any] | None:
