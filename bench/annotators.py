@@ -10,6 +10,7 @@ annotators` both call `simulate_annotators`.
 from __future__ import annotations
 
 import csv
+import os
 import statistics
 import sys
 import time
@@ -32,7 +33,12 @@ ACCURACIES: dict[str, float | None] = {
 PER_ITEM = 3
 # CheckThat!'s Yes/No as the claims question's labels.
 GOLD_LABELS = {"Yes": "checkworthy", "No": "not_checkworthy"}
-DEFAULT_POOL = Path(__file__).resolve().parents[2] / "shared" / "checkworthy-dev"
+# As bench/bench_splits.py reads it: CHECKWORTHY_DEV, else ../shared/checkworthy-dev.
+DEFAULT_POOL = Path(
+    os.environ.get(
+        "CHECKWORTHY_DEV", Path(__file__).resolve().parents[2] / "shared" / "checkworthy-dev"
+    )
+)
 POOL_FILE = "CT24_checkworthy_english_train.tsv"
 
 
