@@ -53,11 +53,11 @@ pull: install
 stance: install
 	@$(RUN) stance
 
-## status: tasks, labeled, annotators, rejects, unresolved ties (JSON: make status ARGS=--json)
+## status: tasks, labeled, annotators and their competence, rejects, unresolved (JSON: ARGS=--json)
 status: install
 	@$(RUN) status $(ARGS)
 
-## adjudicate: send ties (and, with ARGS=--min-agreement 0.75, weak items) to adjudication
+## adjudicate: send ties and low posteriors (and, with ARGS=--min-agreement 0.75, weak items) to adjudication
 adjudicate: install
 	@$(RUN) adjudicate $(ARGS)
 

@@ -339,7 +339,18 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
                 f"  {project}: {len(items)} unresolved item(s) left out: ties or low "
                 "posteriors (see `make status`)"
             )
-    print(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')
+    for config, result in manifest["baseline"].items():
+        if not result["trained"]:
+            print(f"  baseline ({config}): not trained: {result['reason']}")
+            continue
+        positive = (
+            f"F1 checkworthy {result['f1_checkworthy']:.3f}, " if "f1_checkworthy" in result else ""
+        )
+        print(
+            f"  baseline ({config}, trained on train): {positive}macro-F1 "
+            f"{result['macro_f1']:.3f} on {result['test_rows']} test rows (see the card)"
+        )
+    print(f'load it with: datasets.load_dataset("{settings.dataset_dir}")  # claims by default')
     return 1 if problems else 0
 
 
@@ -586,7 +597,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p = sub.add_parser("adjudicate", help="send ties (and low agreement) to adjudication")
+    p = sub.add_parser(
+        "adjudicate", help="send ties and low posteriors (and low agreement) to adjudication"
+    )
     p.add_argument(
         "--min-agreement",
         type=float,
