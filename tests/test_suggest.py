@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from builder.core.config import Settings
+from builder.core.errors import BuilderError
 from builder.tasks.suggest import Item, cluster_of, make_pool, prediction, suggest
 
 NAMES = ["no_claim", "not_checkworthy", "checkworthy"]
@@ -69,3 +75,14 @@ def test_items_without_a_story_are_clustered_by_topic() -> None:
     pool = make_pool(items(story=""))
     assert len(pool.clusters) == len(LABELED) + len(UNLABELED)
     assert len(set(pool.clusters)) > 1
+
+
+def test_bad_suggest_settings_are_refused_with_their_name(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SUGGEST_MIN_LABELS=zero\nSHOW_SUGGESTIONS=maybe\n")
+    settings = Settings.load(tmp_path)
+    with pytest.raises(BuilderError, match="SUGGEST_MIN_LABELS='zero'"):
+        _ = settings.suggest_min_labels
+    with pytest.raises(BuilderError, match="SHOW_SUGGESTIONS='maybe'"):
+        _ = settings.show_suggestions
+    assert Settings.load(tmp_path / "none").show_suggestions is False
+    assert Settings.load(tmp_path / "none").suggest_min_labels == 10

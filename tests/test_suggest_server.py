@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import LabelStudioServer
-from test_e2e import Api, User, choice, dotenv, make_root, ok
+from test_e2e import Api, User, choice, dotenv, make_root, ok, run
 
 from builder.core.scheme import CLAIM
 
@@ -143,3 +143,13 @@ def test_new_labels_replace_old_predictions_and_never_touch_an_annotation(
     assert annotations_of(api, project["id"]) == annotations
     predictions = predictions_of(api, project["id"])
     assert predictions[tasks[newly]] == []
+
+
+@pytest.mark.server
+def test_suggest_before_any_sync_says_to_sync_first(
+    labelstudio: LabelStudioServer, tmp_path: Path
+) -> None:
+    root = make_root(tmp_path, labelstudio, "suggest-nosync")
+    result = run(root, "suggest")
+    assert result.returncode != 0
+    assert "no project" in result.stderr and "make sync" in result.stderr
