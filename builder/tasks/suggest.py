@@ -25,7 +25,7 @@ from builder.labels.model import (
 )
 
 # Topic clusters when items have no story: measured in the bench's simulation (README).
-TOPIC_CLUSTERS = 20
+TOPIC_CLUSTERS = 50
 
 
 @dataclass(frozen=True)
