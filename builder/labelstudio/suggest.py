@@ -110,7 +110,9 @@ class ProjectSuggestions:
 
 def _labels(settings: Settings, project: str) -> dict[str, str]:
     """item id -> its accepted label (ties are unlabeled: nothing to train on)."""
-    settled = aggregate(project_records(settings, project))
+    settled = aggregate(
+        project_records(settings, project), settings.aggregation, settings.min_posterior
+    )
     return {item_id: item.label for item_id, item in settled.items() if item.label is not None}
 
 
