@@ -39,7 +39,7 @@ labelstudio-stop: install
 
 ## sync: split raw/ into sentences and import the new ones as claim tasks
 sync: install
-	@$(RUN) sync
+	@$(RUN) sync $(ARGS)
 
 ## pull: export the annotations, save them verbatim, validate them (ARGS=--full: every task)
 pull: install

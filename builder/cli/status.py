@@ -8,6 +8,7 @@ from builder.core.config import Settings
 from builder.core.errors import BuilderError
 from builder.labels.aggregate import aggregate
 from builder.labels.quality import agreement_for, annotator_table
+from builder.labelstudio import identity
 from builder.labelstudio.pull import ADJUDICATED, project_records, pull_paths, read_summary
 
 
@@ -30,7 +31,8 @@ def project_status(
     adjudicated = _pull_counts(settings, ADJUDICATED.format(project=project))
     status: dict[str, Any] = {"project": project, "title": title, "server": None}
     if client is not None:
-        info = client.find_project(title)
+        # Read-only: status records no project ids (only the writing commands do).
+        info = identity.resolve(client, settings.state_dir, project, title, remember=False)
         if info is not None:
             status["server"] = {"url": client.url, "project_id": info.id}
             status["tasks"] = info.task_count
