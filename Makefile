@@ -37,11 +37,11 @@ labelstudio: install
 labelstudio-stop: install
 	@$(RUN) labelstudio stop
 
-## sync: split raw/ into sentences and import the new ones as claim tasks
+## sync: split raw/ into sentences and import the new ones as claim tasks (ARGS=--repair: remove unannotated duplicates)
 sync: install
 	@$(RUN) sync $(ARGS)
 
-## pull: export the annotations, save them verbatim, validate them (ARGS=--full: every task)
+## pull: export the annotations, save them verbatim, validate them (ARGS=--full: every task; --allow-shrink)
 pull: install
 	@$(RUN) pull $(ARGS)
 

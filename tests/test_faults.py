@@ -416,13 +416,14 @@ def test_two_syncs_at_once_on_a_new_title_make_one_project(
         start(root, "sync", "--no-progress", BUILDER_LOCK_WAIT="120"),
         start(root, "sync", "--no-progress", BUILDER_LOCK_WAIT="120"),
     )
+    projects = api.project_ids(f"faults {tag}")
+    assert len(projects) == 1, f"{len(projects)} projects titled 'faults {tag}'"
+    counts = api.sentence_counts(projects[0])
+    assert counts and max(counts.values()) == 1
     for result in results:
         ok(result)
     # The second one waited for the first, and said so.
     assert any("waiting up to" in r.stdout for r in results)
-    [project_id] = api.project_ids(f"faults {tag}")
-    counts = api.sentence_counts(project_id)
-    assert counts and max(counts.values()) == 1
 
 
 @pytest.mark.server
