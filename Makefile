@@ -47,7 +47,7 @@ pull: install
 
 ## stance: pair check-worthy claims with other outlets' sentences; sync the stance project
 stance: install
-	@$(RUN) stance
+	@$(RUN) stance $(ARGS)
 
 ## status: tasks, labeled, annotators, rejects, unresolved ties (JSON: make status ARGS=--json)
 status: install

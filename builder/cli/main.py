@@ -201,7 +201,9 @@ def print_held(held: dict[str, int], project_id: int) -> None:
         )
 
 
-def print_sync_report(report: SyncReport, project_id: int, url: str, unit: str) -> bool:
+def print_sync_report(
+    report: SyncReport, project_id: int, url: str, unit: str, command: str = "sync"
+) -> bool:
     """Print what a sync did; True if it found something the user must look at."""
     if report.imported:
         print(
@@ -241,7 +243,7 @@ def print_sync_report(report: SyncReport, project_id: int, url: str, unit: str) 
             f"error: {len(report.duplicated)} {unit}(s) have more than one task in project "
             f"{project_id} (imported twice, e.g. by two machines at once): "
             + listed(report.duplicated)
-            + "\n  fix: `make sync ARGS=--repair` deletes the extra tasks that have no "
+            + f"\n  fix: `make {command} ARGS=--repair` deletes the extra tasks that have no "
             "annotations (never an annotated one)",
             file=sys.stderr,
         )
@@ -388,7 +390,7 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
     from builder.labels.aggregate import aggregate
     from builder.labelstudio.client import LabelStudioClient
     from builder.labelstudio.pull import annotated_task_ids, project_records, pull_paths
-    from builder.labelstudio.sync import ensure_project, sync_tasks
+    from builder.labelstudio.sync import ensure_project, repair_duplicates, sync_tasks
     from builder.tasks.stance import candidate_pairs, load_user_claims, targets_from
 
     corpus = load_corpus(settings)
@@ -424,6 +426,8 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
         force_config=args.force_config,
         annotations_per_task=settings.annotations_per_task,
     )
+    if args.repair:
+        print_repair(repair_duplicates(client, info, "pair_id"), info.id)
     report = sync_tasks(
         client,
         info,
@@ -433,8 +437,9 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         batch_size=settings.sync_batch_size,
         annotated_tasks=lambda: annotated_task_ids(pull_paths(settings, "stance")),
+        full=args.repair,
     )
-    duplicated = print_sync_report(report, info.id, client.url, "pair")
+    duplicated = print_sync_report(report, info.id, client.url, "pair", "stance")
     return 1 if problems or duplicated else 0
 
 
@@ -638,6 +643,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="delete duplicate tasks that have no annotations (never an annotated one)",
+    )
     p = sub.add_parser("adjudicate", help="send ties (and low agreement) to adjudication")
     p.add_argument(
         "--min-agreement",
