@@ -20,13 +20,22 @@ LOCK_NAME = "write.lock"
 HOLDER_NAME = "write.lock.holder.json"
 
 
-def _holder(state_dir: Path) -> str:
-    """Who holds the lock, as recorded by the holder; the lock itself is the truth."""
-    try:
-        info = json.loads((state_dir / HOLDER_NAME).read_text(encoding="utf-8"))
-        return f"`{info['command']}` (pid {info['pid']} on {info['host']}, since {info['since']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another builder command (who is unknown: it may be starting)"
+def _holder(state_dir: Path, patience: float = 2.0) -> str:
+    """Who holds the lock, as recorded by the holder; the lock itself is the truth.
+
+    The holder writes its name just after taking the lock: give it `patience` seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            info = json.loads((state_dir / HOLDER_NAME).read_text(encoding="utf-8"))
+            return (
+                f"`{info['command']}` (pid {info['pid']} on {info['host']}, since {info['since']})"
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            if time.monotonic() > deadline:
+                return "another builder command (who is unknown: it may be starting)"
+            time.sleep(0.05)
 
 
 @contextmanager
