@@ -41,11 +41,11 @@ labelstudio-stop: install
 stories: install
 	@$(RUN) stories $(ARGS)
 
-## sync: split raw/ into sentences and import the new ones as claim tasks
+## sync: split raw/ into sentences and import the new ones as claim tasks (ARGS=--repair: remove unannotated duplicates)
 sync: install
-	@$(RUN) sync
+	@$(RUN) sync $(ARGS)
 
-## pull: export the annotations, save them verbatim, validate them (ARGS=--full: every task; ARGS=--suggest: then suggest)
+## pull: export, save verbatim, validate the annotations (ARGS: --full every task; --suggest; --allow-shrink)
 pull: install
 	@$(RUN) pull $(ARGS)
 
@@ -55,7 +55,7 @@ suggest: install
 
 ## stance: pair check-worthy claims with other outlets' sentences; sync the stance project
 stance: install
-	@$(RUN) stance
+	@$(RUN) stance $(ARGS)
 
 ## status: tasks, labeled, annotators and their competence, rejects, unresolved (JSON: ARGS=--json)
 status: install

@@ -45,19 +45,38 @@ class LabelStudioServer:
     password: str
     data_dir: Path
 
-    def create_user(self, email: str, password: str) -> str:
-        """Sign up another user through the web form and return that user's API token."""
+    def invite_link(self) -> str:
+        """The organization's invite link, as the admin gets it (Organization → Add people)."""
+        answer = requests.get(
+            f"{self.url}/api/invite", headers={"Authorization": f"Token {self.token}"}, timeout=30
+        )
+        answer.raise_for_status()
+        return f"{self.url}{answer.json()['invite_url']}"
+
+    def signup(
+        self, email: str, password: str, link: str | None = None
+    ) -> tuple[requests.Response, requests.Session]:
+        """Post the signup form (of `link`, else the bare signup page) as a new visitor would:
+        the answer, and the visitor's session."""
+        link = link or f"{self.url}/user/signup/"
         session = requests.Session()
-        form = session.get(f"{self.url}/user/signup/", timeout=30)
+        form = session.get(link, timeout=30)
         form.raise_for_status()
         csrf = _CSRF.search(form.text)
         assert csrf, "no csrfmiddlewaretoken in the signup form"
         answer = session.post(
-            f"{self.url}/user/signup/",
+            link,
             data={"email": email, "password": password, "csrfmiddlewaretoken": csrf.group(1)},
+            headers={"Referer": link},
             allow_redirects=False,
             timeout=30,
         )
+        return answer, session
+
+    def create_user(self, email: str, password: str) -> str:
+        """Sign up another user through the invite link (sign-up is closed without it) and
+        return that user's API token."""
+        answer, session = self.signup(email, password, self.invite_link())
         # Success redirects; a refused form comes back as 200 with the reasons in it.
         if answer.status_code != 302:
             reasons = _FIELD_ERROR.findall(answer.text) or [f"HTTP {answer.status_code}"]

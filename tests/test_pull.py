@@ -292,10 +292,11 @@ def test_merge_grows_the_snapshot_list_with_every_pull(paths: PullPaths) -> None
     assert len(read_records(paths.accepted)) == 3
 
 
-def test_without_merge_the_new_export_replaces_everything(paths: PullPaths) -> None:
+def test_without_merge_the_new_export_replaces_everything_when_allowed(paths: PullPaths) -> None:
     process_snapshot(paths, save(paths, first_export()), known, 42)
     second = save(paths, [task(2, "s-2", [annotation(203, "no_claim", "c@x.org", 3)])])
-    validated = process_snapshot(paths, second, known, 42, merge=False)
+    # It drops the records of the first (tests/test_faults.py: refused unless allowed).
+    validated = process_snapshot(paths, second, known, 42, merge=False, allow_shrink=True)
     assert [(r["item_id"], r["annotation_id"]) for r in read_records(paths.accepted)] == [
         ("s-2", 203)
     ]

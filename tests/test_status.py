@@ -76,8 +76,11 @@ class FakeClient:
         id = 3
         task_count = 10
 
-    def find_project(self, title: str) -> Any:
-        return self.Info() if title == "Fact-check claims" else None
+    def find_projects(self, title: str) -> list[int]:
+        return [3] if title == "Fact-check claims" else []
+
+    def project(self, project_id: int) -> Any:
+        return self.Info()
 
 
 def test_project_status_counts_unlabeled_from_the_server(tmp_path: Path) -> None:

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from builder.core.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
 from builder.core.errors import BuilderError
+from builder.core.lock import write_lock
 from builder.inputs.articles import Problem, load_article_files
 
 if TYPE_CHECKING:
-    from builder.labelstudio.sync import SyncReport
+    from builder.labelstudio.sync import RepairReport, SyncReport
 
 
 def report_problems(problems: Sequence[Problem]) -> None:
@@ -127,11 +128,13 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
     from builder.inputs.articles import raw_files
     from builder.inputs.corpus import load_corpus
     from builder.labelstudio.client import LabelStudioClient
+    from builder.labelstudio.pull import annotated_task_ids, pull_paths
     from builder.labelstudio.sync import (
         SyncState,
         ensure_project,
         inputs_fingerprint,
         nothing_to_do,
+        repair_duplicates,
         sync_tasks,
     )
     from builder.tasks.claims import claim_tasks
@@ -150,6 +153,7 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         client.check()
         info = ensure_project(
             client,
+            settings.state_dir,
             "claims",
             settings.claims_project_title,
             "Is this sentence a check-worthy claim? Made by the fact-check dataset builder.",
@@ -173,9 +177,15 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
                     fix="put .txt or .jsonl articles in raw/ (see README: Inputs)",
                 )
         client, info = connecting.result()
+    repaired = None
+    if args.repair:
+        repaired = repair_duplicates(client, info, "sentence_id")
+        info = client.project(info.id)
     if corpus is None:
-        if nothing_to_do(client, info, state_path, inputs):
+        fast = not (args.full or args.repair or args.reimport_deleted)
+        if fast and nothing_to_do(client, info, state_path, inputs):
             print(f"nothing new: raw/ and project {info.id} are as the last sync left them")
+            print_held(SyncState.load(state_path).held, info.id)
             print(f"label them at {client.url}/projects/{info.id}/data")
             return 0
         corpus = load_corpus(settings)
@@ -189,12 +199,43 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         inputs="" if corpus.problems else inputs,
         batch_size=settings.sync_batch_size,
+        annotated_tasks=lambda: annotated_task_ids(pull_paths(settings, "claims")),
+        full=args.full,
+        reimport_deleted=args.reimport_deleted,
     )
-    print_sync_report(report, info.id, client.url, "sentence")
-    return 1 if corpus.problems else 0
+    if repaired is not None:
+        print_repair(repaired, info.id)
+    problems = print_sync_report(report, info.id, client.url, "sentence")
+    return 1 if corpus.problems or problems else 0
 
 
-def print_sync_report(report: SyncReport, project_id: int, url: str, unit: str) -> None:
+def print_repair(repaired: RepairReport, project_id: int) -> None:
+    print(
+        f"repair: deleted {len(repaired.deleted)} duplicate task(s) without annotations from "
+        f"project {project_id}" + (f": {listed(repaired.deleted)}" if repaired.deleted else "")
+    )
+
+
+def listed(items: Sequence[Any], limit: int = 5) -> str:
+    return ", ".join(str(i) for i in items[:limit]) + (" …" if len(items) > limit else "")
+
+
+def print_held(held: dict[str, int], project_id: int) -> None:
+    """Warn of the items whose annotated task was deleted on the server (held back)."""
+    if held:
+        items = [f"{item} (task {task})" for item, task in held.items()]
+        print(
+            f"warning: {len(items)} annotated task(s) were deleted from project {project_id} on "
+            f"the server: {listed(items)}. Not imported again (their annotations stay in "
+            "exports/pulls/); `sync --reimport-deleted` imports them again",
+            file=sys.stderr,
+        )
+
+
+def print_sync_report(
+    report: SyncReport, project_id: int, url: str, unit: str, command: str = "sync"
+) -> bool:
+    """Print what a sync did; True if it found something the user must look at."""
     if report.imported:
         print(
             f"imported {report.imported} new task(s) into project {project_id}; "
@@ -205,38 +246,63 @@ def print_sync_report(report: SyncReport, project_id: int, url: str, unit: str) 
             f"nothing new: all {report.already} {unit}(s) are already tasks of project {project_id}"
         )
     if report.gone_from_raw:
-        shown = ", ".join(report.gone_from_raw[:5]) + (
-            " …" if len(report.gone_from_raw) > 5 else ""
-        )
         print(
             f"{len(report.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ "
-            f"(kept, not deleted): {shown}"
+            f"(kept, not deleted): {listed(report.gone_from_raw)}"
+        )
+    if report.deleted_unannotated:
+        print(
+            f"{len(report.deleted_unannotated)} task(s) without annotations were deleted from "
+            f"project {project_id} on the server; imported again: "
+            + listed(report.deleted_unannotated)
+        )
+    print_held(report.deleted_annotated, project_id)
+    if report.changed:
+        items = [f"{item} ({', '.join(fields)})" for item, fields in report.changed.items()]
+        print(
+            f"warning: {len(items)} task(s) of project {project_id} hold data that differs from "
+            f"raw/ (edited on the server?); left as they are: {listed(items)}",
+            file=sys.stderr,
+        )
+    for item, task_ids in report.annotated_twice.items():
+        print(
+            f"note: {item} has {len(task_ids)} annotated tasks in project {project_id} "
+            f"({listed(task_ids)}): all kept, every annotation counts for it"
         )
     if report.duplicated:
         print(
-            f"warning: {len(report.duplicated)} {unit}(s) have more than one task: "
-            + ", ".join(report.duplicated[:5]),
+            f"error: {len(report.duplicated)} {unit}(s) have more than one task in project "
+            f"{project_id} (imported twice, e.g. by two machines at once): "
+            + listed(report.duplicated)
+            + f"\n  fix: `make {command} ARGS=--repair` deletes the extra tasks that have no "
+            "annotations (never an annotated one)",
             file=sys.stderr,
         )
     print(f"label them at {url}/projects/{project_id}/data")
+    return bool(report.duplicated)
 
 
 def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
     from builder.inputs.corpus import load_corpus
+    from builder.labelstudio import identity
     from builder.labelstudio.client import LabelStudioClient
     from builder.labelstudio.pull import (
         ADJUDICATED,
         process_snapshot,
         pull_paths,
+        read_summary,
         save_snapshot,
         since_last_pull,
     )
     from builder.tasks.adjudicate import ADJUDICATION_SUFFIX
-    from builder.tasks.claims import labeled_sentence_ids
+    from builder.tasks.claims import claim_tasks, labeled_sentence_ids
 
     corpus = load_corpus(settings)
     report_problems(corpus.problems)
     known_sentences = labeled_sentence_ids(corpus)
+
+    def claim_data() -> dict[str, dict[str, Any]]:
+        return {task["sentence_id"]: task for task in claim_tasks(corpus)}
 
     def known_pairs(tasks: list[dict]) -> set[str]:
         data = [t.get("data") or {} for t in tasks]
@@ -257,7 +323,7 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
             (question_project, title),
             (adjudication_name, adjudication_title),
         ):
-            info = client.find_project(project_title)
+            info = identity.resolve(client, settings.state_dir, name, project_title)
             if info is None:
                 if name == "claims":
                     raise BuilderError(
@@ -278,8 +344,18 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
                 ground_truth=name != question_project,
                 merge=since is not None,
                 server_time=server_time,
+                allow_shrink=args.allow_shrink,
+                expected_data=claim_data if question_project == "claims" else None,
             )
             print_counts(name, snapshot, validated.counts, paths.rejects, since)
+            changed = (read_summary(paths.summary) or {}).get("data_changed_on_server") or {}
+            if changed:
+                items = [f"task {task}: {', '.join(f)}" for task, f in changed.items()]
+                print(
+                    f"warning: {name}: {len(items)} annotated task(s) hold data that differs from "
+                    f"raw/ (edited on the server?); their annotations are kept: {listed(items)}",
+                    file=sys.stderr,
+                )
     if args.suggest:
         run_suggest(settings, client, corpus)
     return 1 if corpus.problems else 0
@@ -414,8 +490,8 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
     from builder.inputs.corpus import load_corpus
     from builder.labels.aggregate import aggregate
     from builder.labelstudio.client import LabelStudioClient
-    from builder.labelstudio.pull import project_records
-    from builder.labelstudio.sync import ensure_project, sync_tasks
+    from builder.labelstudio.pull import annotated_task_ids, project_records, pull_paths
+    from builder.labelstudio.sync import ensure_project, repair_duplicates, sync_tasks
     from builder.tasks.stance import candidate_pairs, load_user_claims, targets_from
 
     corpus = load_corpus(settings)
@@ -445,6 +521,7 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
     client.check()
     info = ensure_project(
         client,
+        settings.state_dir,
         "stance",
         settings.stance_project_title,
         "Does the sentence support, contradict or discuss the target claim? Made by the "
@@ -452,6 +529,8 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
         force_config=args.force_config,
         annotations_per_task=settings.annotations_per_task,
     )
+    if args.repair:
+        print_repair(repair_duplicates(client, info, "pair_id"), info.id)
     report = sync_tasks(
         client,
         info,
@@ -460,9 +539,11 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
         settings.state_dir / "sync" / "stance.json",
         progress=not args.no_progress,
         batch_size=settings.sync_batch_size,
+        annotated_tasks=lambda: annotated_task_ids(pull_paths(settings, "stance")),
+        full=args.repair,
     )
-    print_sync_report(report, info.id, client.url, "pair")
-    return 1 if problems else 0
+    duplicated = print_sync_report(report, info.id, client.url, "pair", "stance")
+    return 1 if problems or duplicated else 0
 
 
 def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
@@ -504,6 +585,7 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
             continue
         info = ensure_project(
             client,
+            settings.state_dir,
             project,
             title + ADJUDICATION_SUFFIX,
             "Adjudication: each annotator's answer is shown as a prediction; your answer settles "
@@ -541,6 +623,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.labelstudio import identity
     from builder.labelstudio.client import LabelStudioClient
     from builder.labelstudio.demo import add_example_annotations, load_examples
     from builder.tasks.adjudicate import ADJUDICATION_SUFFIX
@@ -559,7 +642,7 @@ def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
         ),
     ]
     for name, project, title, key in projects:
-        info = client.find_project(title)
+        info = identity.resolve(client, settings.state_dir, name, title)
         if info is None:
             if project == "claims" and name == project:
                 raise BuilderError(f"no project {title!r}", fix="run `make sync` first")
@@ -606,6 +689,9 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "demo-summary": cmd_demo_summary,
 }
 
+# Commands that write to the server, .builder/ or exports/: one at a time per project root.
+WRITERS = {"sync", "pull", "dataset", "stance", "adjudicate", "demo-annotations"}
+
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m builder", description=__doc__)
@@ -630,12 +716,32 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", help="push new sentences to the claims project")
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="list every task even if the project looks unchanged (finds edited data, duplicates)",
+    )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="delete duplicate tasks that have no annotations (never an annotated one)",
+    )
+    p.add_argument(
+        "--reimport-deleted",
+        action="store_true",
+        help="import again the sentences whose annotated task was deleted on the server",
+    )
     p = sub.add_parser("pull", help="export, save and validate the annotations")
     p.add_argument(
         "--full", action="store_true", help="export every annotated task, not only the changed ones"
     )
     p.add_argument(
         "--suggest", action="store_true", help="then order the labeling by a model (`suggest`)"
+    )
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="accept a pull that has fewer records than the last one (deleted on the server)",
     )
     sub.add_parser(
         "suggest",
@@ -661,6 +767,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="delete duplicate tasks that have no annotations (never an annotated one)",
+    )
     p = sub.add_parser(
         "adjudicate", help="send ties and low posteriors (and low agreement) to adjudication"
     )
@@ -683,7 +794,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get("BUILDER_DEBUG") == "1"
     try:
         settings = Settings.load()
-        return COMMANDS[args.command](settings, args)
+        if args.command not in WRITERS:
+            return COMMANDS[args.command](settings, args)
+        with write_lock(settings.state_dir, args.command, settings.lock_wait):
+            return COMMANDS[args.command](settings, args)
     except BuilderError as exc:
         if debug:
             traceback.print_exc()

@@ -9,6 +9,7 @@ from builder.core.errors import BuilderError
 from builder.core.scheme import question_for
 from builder.labels.aggregate import DS_MIN_SHARED_ITEMS, aggregate, effective_method
 from builder.labels.quality import agreement_for, annotator_table
+from builder.labelstudio import identity
 from builder.labelstudio.pull import ADJUDICATED, project_records, pull_paths, read_summary
 
 
@@ -32,7 +33,8 @@ def project_status(
     status: dict[str, Any] = {"project": project, "title": title, "server": None}
     status["aggregation"] = effective_method(records, settings.aggregation)
     if client is not None:
-        info = client.find_project(title)
+        # Read-only: status records no project ids (only the writing commands do).
+        info = identity.resolve(client, settings.state_dir, project, title, remember=False)
         if info is not None:
             status["server"] = {"url": client.url, "project_id": info.id}
             status["tasks"] = info.task_count

@@ -241,6 +241,18 @@ class Settings:
         )
 
     @property
+    def lock_wait(self) -> float:
+        """Seconds a writing command waits for another one on this root before giving up."""
+        raw = self.get("BUILDER_LOCK_WAIT", "0")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0.0 <= value <= 86400.0:
+            raise BuilderError(f"BUILDER_LOCK_WAIT={raw!r} must be a number of seconds (0-86400)")
+        return value
+
+    @property
     def stance_top_k(self) -> int:
         return _whole_number(self.get("STANCE_TOP_K", str(DEFAULT_STANCE_TOP_K)), "STANCE_TOP_K")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,18 +26,50 @@ class Validated:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    # task id -> skipped annotations and drafts of that task.
+    skipped_by_task: Counter = field(default_factory=Counter)
+    # task id -> annotations and drafts in the export, counted from the export itself
+    # (export_counts), not from what validation made of them.
+    pulled: Counter = field(default_factory=Counter)
+
+    def accounted(self) -> Counter:
+        """task id -> annotations and drafts validation accepted, rejected or skipped."""
+        done = Counter(r["task_id"] for r in self.accepted)
+        done.update(r["task_id"] for r in self.rejected)
+        done.update(self.skipped_by_task)
+        return done
+
+    def mismatches(self) -> dict[Any, tuple[int, int]]:
+        """task id -> (in the export, accounted for) where the two differ."""
+        done = self.accounted()
+        return {
+            task: (self.pulled[task], done[task])
+            for task in sorted(set(self.pulled) | set(done), key=str)
+            if self.pulled[task] != done[task]
+        }
 
     @property
     def counts(self) -> dict[str, int]:
         skipped = sum(self.skipped.values())
         accepted, rejected = len(self.accepted), len(self.rejected)
         return {
-            "pulled": accepted + rejected + skipped,
+            "pulled": sum(self.pulled.values()),
             "accepted": accepted,
             "rejected": rejected,
             "skipped": skipped,
             **{f"skipped_{reason}": n for reason, n in sorted(self.skipped.items())},
         }
+
+
+def export_counts(tasks: list[dict[str, Any]]) -> Counter:
+    """task id -> how many annotations and drafts the export holds for it (every kind)."""
+    counts: Counter = Counter()
+    for task in tasks:
+        task_id = task.get("id") if isinstance(task, dict) else None
+        for kind in ("annotations", "drafts"):
+            found = task.get(kind) if isinstance(task, dict) else None
+            counts[task_id] += len(found) if isinstance(found, list) else 0
+    return counts
 
 
 def annotator_of(annotation: dict[str, Any]) -> str:
@@ -106,16 +139,21 @@ def validate_export(
 
     With `ground_truth`, every annotation is an adjudicator's and settles its item.
     """
-    out = Validated()
+    out = Validated(pulled=export_counts(tasks))
+
+    def skip(task_id: Any, reason: str) -> None:
+        out.skipped[reason] = out.skipped.get(reason, 0) + 1
+        out.skipped_by_task[task_id] += 1
+
     for task in tasks:
         for _draft in task.get("drafts") or []:
-            out.skipped["draft"] = out.skipped.get("draft", 0) + 1
+            skip(task.get("id"), "draft")
         for annotation in task.get("annotations") or []:
             if annotation.get("was_cancelled"):
-                out.skipped["cancelled"] = out.skipped.get("cancelled", 0) + 1
+                skip(task.get("id"), "cancelled")
                 continue
             if not annotation.get("result"):
-                out.skipped["empty"] = out.skipped.get("empty", 0) + 1
+                skip(task.get("id"), "empty")
                 continue
             record = record_of(project, task, annotation)
             record["ground_truth"] = record["ground_truth"] or ground_truth

@@ -78,6 +78,11 @@ class LabelStudioClient:
 
     def __init__(self, settings: Settings) -> None:
         self.url = settings.server_url
+        if settings.uses_local_server:
+            # The local API key goes only to the server `make labelstudio` started.
+            from builder.labelstudio.server import verify_local
+
+            verify_local(settings)
         self._sdk = LabelStudioBase(
             base_url=self.url, api_key=settings.api_key.reveal(), timeout=TIMEOUT_SECONDS
         )
@@ -135,6 +140,12 @@ class LabelStudioClient:
         )
 
     def find_project(self, title: str) -> ProjectInfo | None:
+        """The oldest project of this title, or None."""
+        found = self.find_projects(title)
+        return self.project(found[0]) if found else None
+
+    def find_projects(self, title: str) -> list[int]:
+        """The ids of every project titled exactly `title`, oldest first."""
         matches = []
         with plain_errors(self.url):
             page = 1
@@ -147,14 +158,25 @@ class LabelStudioClient:
                 if not listed.get("next"):
                     break
                 page += 1
-        if not matches:
-            return None
-        # Two projects of one title would make "the" project ambiguous: take the oldest.
-        return self.project(min(p["id"] for p in matches))
+        return sorted(p["id"] for p in matches)
 
     def project(self, project_id: int) -> ProjectInfo:
         with plain_errors(self.url):
             return self._info(self._call("GET", f"api/projects/{project_id}"))
+
+    def project_or_none(self, project_id: int) -> ProjectInfo | None:
+        """The project with this id, or None if the server has none (deleted)."""
+        with plain_errors(self.url):
+            try:
+                return self._info(self._call("GET", f"api/projects/{project_id}"))
+            except ApiError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+
+    def delete_project(self, project_id: int) -> None:
+        with plain_errors(self.url):
+            self._call("DELETE", f"api/projects/{project_id}")
 
     def create_project(
         self, title: str, label_config: str, description: str, maximum_annotations: int = 1
@@ -182,20 +204,33 @@ class LabelStudioClient:
     # Tasks ---------------------------------------------------------------------------------
     def task_keys(self, project_id: int, key: str) -> dict[int, str | None]:
         """task id -> the value of data[key] for every task of the project (the server's truth)."""
-        keys: dict[int, str | None] = {}
-        params: dict[str, Any] = {"project": project_id, "include": "id,data"}
+        return {task["id"]: (task.get("data") or {}).get(key) for task in self.tasks(project_id)}
+
+    def tasks(self, project_id: int, include: str = "id,data") -> list[dict[str, Any]]:
+        """Every task of the project with the `include` fields, in pages."""
+        found: dict[int, dict[str, Any]] = {}
+        params: dict[str, Any] = {"project": project_id, "include": include}
         with plain_errors(self.url):
             for page in itertools.count(1):
                 listed = self._call(
                     "GET", "api/tasks", {**params, "page": page, "page_size": PAGE_SIZE}
                 )
                 tasks = listed.get("tasks") or []
-                for task in tasks:
-                    keys[task["id"]] = (task.get("data") or {}).get(key)
+                found.update({task["id"]: task for task in tasks})
                 # A page past the last one answers 404, so stop on the total too.
-                if len(tasks) < PAGE_SIZE or len(keys) >= int(listed.get("total") or 0):
+                if len(tasks) < PAGE_SIZE or len(found) >= int(listed.get("total") or 0):
                     break
-        return keys
+        return list(found.values())
+
+    def task_work(self, task_id: int) -> int:
+        """How many annotations (skips included) and drafts the task has now."""
+        with plain_errors(self.url):
+            task = self._call("GET", f"api/tasks/{task_id}")
+        return len(task.get("annotations") or []) + len(task.get("drafts") or [])
+
+    def delete_task(self, task_id: int) -> None:
+        with plain_errors(self.url):
+            self._call("DELETE", f"api/tasks/{task_id}")
 
     def task_data(self, project_id: int) -> dict[int, dict[str, Any]]:
         """task id -> its data, for every task of the project."""

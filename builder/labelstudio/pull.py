@@ -13,7 +13,8 @@ from typing import Any
 
 from builder.core.atomic import write_bytes, write_json, write_jsonl, write_new
 from builder.core.config import Settings
-from builder.labels.validate import Validated, parse_export, validate_export
+from builder.core.errors import BuilderError
+from builder.labels.validate import ITEM_KEY, Validated, parse_export, validate_export
 
 # Changes are looked for from a little before the last export, so none falls between two pulls;
 # a task seen twice simply replaces itself.
@@ -69,12 +70,17 @@ def process_snapshot(
     ground_truth: bool = False,
     merge: bool = False,
     server_time: str = "",
+    allow_shrink: bool = False,
+    expected_data: Callable[[], dict[str, dict[str, Any]]] | None = None,
 ) -> Validated:
     """Validate a saved export and write the accepted records, rejects and counts beside it.
 
     With `merge`, the export holds only the tasks changed since the last pull: they replace
     their earlier versions and the rest is kept. `known_items` says, from the tasks, which item
-    ids still belong to the corpus. The summary is written last, so a crash before it leaves
+    ids still belong to the corpus. Nothing is written when the counts do not add up, or when
+    records of the last pull would be lost (unless `allow_shrink`). `expected_data` (item id ->
+    the task data built from raw/) finds tasks whose data was changed on the server: they are
+    kept and listed in the summary. The summary is written last, so a crash before it leaves
     the next pull to redo this one.
     """
     data = snapshot.read_bytes()
@@ -85,14 +91,17 @@ def process_snapshot(
         by_id = {task["id"]: task for task in json.loads(paths.tasks.read_bytes())}
         by_id.update({task["id"]: task for task in fresh})
         tasks = [by_id[task_id] for task_id in sorted(by_id)]
-        write_bytes(paths.tasks, json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
+        tasks_bytes = json.dumps(tasks, ensure_ascii=False).encode("utf-8")
     else:
         # A full export is the whole set already: keep its bytes as they came.
-        tasks = fresh
-        write_bytes(paths.tasks, data)
-    validated = validate_export(
-        question_project or paths.project, tasks, known_items(tasks), ground_truth
-    )
+        tasks, tasks_bytes = fresh, data
+    project = question_project or paths.project
+    validated = validate_export(project, tasks, known_items(tasks), ground_truth)
+    check_counts(validated, snapshot)
+    if not allow_shrink:
+        check_no_records_lost(paths, tasks, validated, snapshot)
+    changed = data_changes(project, tasks, expected_data() if expected_data else None)
+    write_bytes(paths.tasks, tasks_bytes)
     write_jsonl(paths.rejects, validated.rejected)
     write_jsonl(paths.accepted, validated.accepted)
     snapshots = (previous or {}).get("snapshots", []) + [snapshot.name]
@@ -105,9 +114,94 @@ def process_snapshot(
         "incremental": merge,
         "changed_tasks": len(fresh),
         "counts": validated.counts,
+        "data_changed_on_server": changed,
     }
     write_json(paths.summary, summary)
     return validated
+
+
+def check_counts(validated: Validated, snapshot: Path) -> None:
+    """Every annotation and draft of the export is accepted, rejected or skipped exactly once."""
+    wrong = validated.mismatches()
+    if wrong:
+        shown = "; ".join(
+            f"task {task}: {pulled} in the export, {done} accounted for"
+            for task, (pulled, done) in list(wrong.items())[:10]
+        )
+        raise BuilderError(
+            f"{snapshot}: the counts do not add up for {len(wrong)} task(s) (annotations and "
+            f"drafts in the export against accepted + rejected + skipped): {shown}",
+            fix="nothing was written but the export itself; report this as a builder bug with "
+            "that file",
+        )
+
+
+def check_no_records_lost(
+    paths: PullPaths, tasks: list[dict[str, Any]], validated: Validated, snapshot: Path
+) -> None:
+    """Refuse a pull whose accepted records miss some that the last pull had."""
+    before = read_records(paths.accepted)
+    now = {r["annotation_id"] for r in validated.accepted}
+    lost = [r for r in before if r["annotation_id"] not in now]
+    if not lost:
+        return
+    in_export = {task.get("id") for task in tasks}
+    rejected = {r["annotation_id"] for r in validated.rejected}
+    why: dict[str, list[str]] = {}
+    for r in lost:
+        if r["annotation_id"] in rejected:
+            reason = "rejected now (see the rejects file)"
+        elif r["task_id"] in in_export:
+            reason = "annotation deleted on the server"
+        else:
+            reason = "task gone from the export (deleted on the server, or another project)"
+        why.setdefault(reason, []).append(f"task {r['task_id']}")
+    detail = "; ".join(
+        f"{reason}: {', '.join(sorted(set(items))[:5])}" for reason, items in why.items()
+    )
+    raise BuilderError(
+        f"{paths.project}: this pull would drop {len(lost)} of the {len(before)} record(s) the "
+        f"last pull had ({detail}); {paths.accepted} was left as it was",
+        fix=f"check the project in Label Studio; to accept the smaller set run the pull again "
+        f"with --allow-shrink (the export was kept as {snapshot}, earlier ones stay in "
+        f"{paths.snapshots})",
+    )
+
+
+def data_changes(
+    project: str, tasks: list[dict[str, Any]], expected: dict[str, dict[str, Any]] | None
+) -> dict[str, list[str]]:
+    """Task "id (item id)" -> the data fields that differ from the task built from raw/."""
+    if not expected:
+        return {}
+    key = ITEM_KEY[project]
+    changed = {}
+    for task in tasks:
+        data = task.get("data") or {}
+        ours = expected.get(data.get(key))
+        # Only the fields raw/ makes: an adjudication task adds fields of its own.
+        fields = sorted(k for k in ours or {} if data.get(k) != ours.get(k))
+        if fields:
+            changed[f"{task.get('id')} ({data.get(key)})"] = fields
+    return changed
+
+
+def annotated_task_ids(paths: PullPaths) -> set[int]:
+    """The ids of the tasks the pulls so far saw with annotations, skips or drafts."""
+    if not paths.tasks.is_file():
+        return set()
+    try:
+        tasks = json.loads(paths.tasks.read_bytes())
+    except ValueError:
+        raise BuilderError(
+            f"{paths.tasks} is damaged: it says which deleted tasks had annotations",
+            fix="`make pull ARGS=--full` writes it again from the server",
+        ) from None
+    return {
+        task["id"]
+        for task in tasks
+        if isinstance(task, dict) and (task.get("annotations") or task.get("drafts"))
+    }
 
 
 def since_last_pull(paths: PullPaths, project_id: int, full: bool) -> str | None:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import requests
 
 from builder.core import atomic
@@ -90,6 +91,9 @@ def server_environment(data_dir: Path) -> dict[str, str]:
         FRONTEND_SENTRY_DSN="",
         LABEL_STUDIO_COLLECT_ANALYTICS="false",
         LABEL_STUDIO_LATEST_VERSION_CHECK="false",
+        # Open sign-up would give anyone who reaches the port an account, every project's data
+        # and an API token: new users come only through the organization's invite link.
+        LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
     )
     return env
 
@@ -288,6 +292,54 @@ def _read_pid_file(settings: Settings) -> tuple[int, int] | None:
     if cmdline.exists() and b"label-studio" not in cmdline.read_bytes():
         return None
     return pid, port
+
+
+def _listens_on(pid: int, port: int) -> bool:
+    """Whether the process `pid` or one of its descendants listens on `port`."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return False
+    for process in processes:
+        try:
+            connections = process.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections):
+            return True
+    return False
+
+
+def verify_local(settings: Settings) -> None:
+    """Fail unless LABEL_STUDIO_PORT is served by the Label Studio `make labelstudio` started for
+    this project: its pid file names a running label-studio whose own process listens there.
+
+    Checked before the local API key is sent anywhere: any program may listen on that port.
+    """
+    port = settings.port
+    found = _read_pid_file(settings)
+    if found is None:
+        raise BuilderError(
+            f"no Label Studio started by `make labelstudio` runs for {settings.root} "
+            f"(no live server in {_pid_path(settings)}); not sending the API key to port {port}",
+            fix="start it with `make labelstudio`, or set LABEL_STUDIO_URL for a team server",
+        )
+    pid, server_port = found
+    if server_port != port:
+        raise BuilderError(
+            f"this project's Label Studio (pid {pid}) serves port {server_port}, but "
+            f"LABEL_STUDIO_PORT is {port}; not sending the API key there",
+            fix=f"set LABEL_STUDIO_PORT={server_port}, or restart the server with "
+            "`make labelstudio-stop` and `make labelstudio`",
+        )
+    if not _listens_on(pid, port):
+        raise BuilderError(
+            f"the program answering on port {port} is not the Label Studio `make labelstudio` "
+            f"started (pid {pid}); not sending it the API key",
+            fix=f"find what listens on port {port} (e.g. `ss -ltnp`), stop it, then "
+            "`make labelstudio-stop` and `make labelstudio`",
+        )
 
 
 def _info(settings: Settings, url: str, pid: int | None) -> ServerInfo:
