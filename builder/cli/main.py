@@ -272,10 +272,11 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
     from builder.dataset.build import build_dataset
     from builder.dataset.stance_rows import stance_parts
 
+    target = settings.dataset_dir  # a bad DATASET_NAME fails here, before any work
     corpus, controls, problems = corpus_with_controls(settings)
     manifest = build_dataset(settings, corpus, stance_parts(settings), controls)
     counts = manifest["counts"]
-    print(f"wrote {settings.dataset_dir}")
+    print(f"wrote {target}")
     for config, c in counts.items():
         print(f"  {config}: train {c['train']}, test {c['test']}")
     if manifest["splits"]["by"] != "story_id":
@@ -283,7 +284,7 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
     for project, items in manifest["unresolved"].items():
         if items:
             print(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")
-    print(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')
+    print(f'load it with: datasets.load_dataset("{target}", "claims")')
     return 1 if problems else 0
 
 

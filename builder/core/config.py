@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,12 @@ DEFAULT_STANCE_MIN_SIMILARITY = 0.12
 # Label Studio refuses a project title over 50 characters, and the adjudication project's title
 # is the claims (or stance) title plus " · adjudication" (tasks/adjudicate.py): both must fit.
 MAX_PROJECT_TITLE = 50 - len(" · adjudication")
+# The folders the builder itself writes under exports/: a dataset may never take their name,
+# or building it would replace every saved pull (or the pulled records).
+PULLS_DIR = "pulls"
+RECORDS_DIR = "annotations"
+RESERVED_EXPORT_NAMES = frozenset({PULLS_DIR, RECORDS_DIR})
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -116,6 +123,12 @@ class Settings:
         return self.root / ".labelstudio"
 
     @property
+    def pseudonym_key_path(self) -> Path:
+        """Git-ignored secret of the annotator pseudonyms: beside the project, outside .builder/
+        (which `make clean` removes), so pseudonyms stay the same across builds."""
+        return self.root / ".pseudonym-key"
+
+    @property
     def dataset_dir(self) -> Path:
         return self.exports_dir / self.dataset_name
 
@@ -182,8 +195,20 @@ class Settings:
     @property
     def dataset_name(self) -> str:
         name = self.get("DATASET_NAME", "factcheck")
-        if not name.replace("-", "").replace("_", "").isalnum():
-            raise BuilderError(f"DATASET_NAME={name!r} must be a plain name (letters, digits, - _)")
+        # fullmatch: "$" would let a final newline through.
+        if not _PLAIN_NAME.fullmatch(name):
+            raise BuilderError(
+                f"DATASET_NAME={name!r} must be a plain name: ASCII letters, digits, - and _, "
+                "starting with a letter or digit, at most 100 characters",
+                fix="set DATASET_NAME to a name such as factcheck",
+            )
+        # Case-blind: on a case-insensitive file system "Pulls" is the pulls folder.
+        if name.lower() in RESERVED_EXPORT_NAMES:
+            raise BuilderError(
+                f"DATASET_NAME={name!r} is the name of a folder the builder keeps under exports/ "
+                f"({', '.join(sorted(RESERVED_EXPORT_NAMES))}); a dataset there would replace it",
+                fix="choose another DATASET_NAME",
+            )
         return name
 
     @property

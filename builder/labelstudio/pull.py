@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.core.atomic import write_bytes, write_json, write_jsonl, write_new
-from builder.core.config import Settings
+from builder.core.config import PULLS_DIR, RECORDS_DIR, Settings
 from builder.labels.validate import Validated, parse_export, validate_export
 
 # Changes are looked for from a little before the last export, so none falls between two pulls;
@@ -29,24 +29,24 @@ class PullPaths:
 
     @property
     def snapshots(self) -> Path:
-        return self.root / "pulls"
+        return self.root / PULLS_DIR
 
     @property
     def accepted(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.jsonl"
+        return self.root / RECORDS_DIR / f"{self.project}.jsonl"
 
     @property
     def rejects(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.rejects.jsonl"
+        return self.root / RECORDS_DIR / f"{self.project}.rejects.jsonl"
 
     @property
     def tasks(self) -> Path:
         """The latest version of every annotated task pulled so far, merged across pulls."""
-        return self.root / "annotations" / f"{self.project}.tasks.json"
+        return self.root / RECORDS_DIR / f"{self.project}.tasks.json"
 
     @property
     def summary(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.summary.json"
+        return self.root / RECORDS_DIR / f"{self.project}.summary.json"
 
 
 def pull_paths(settings: Settings, project: str) -> PullPaths:
