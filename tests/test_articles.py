@@ -315,7 +315,9 @@ def test_a_field_of_the_wrong_type_is_reported(tmp_path: Path) -> None:
 # Which files of raw/ are articles ------------------------------------------------------------
 
 
-def test_reserved_and_other_files_are_not_read_as_articles(tmp_path: Path) -> None:
+def test_reserved_and_other_files_are_not_read_as_articles_and_unread_ones_reported(
+    tmp_path: Path,
+) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
     write_jsonl(raw / "claims.jsonl", [{"claim": "not an article"}])
@@ -326,10 +328,15 @@ def test_reserved_and_other_files_are_not_read_as_articles(tmp_path: Path) -> No
     (raw / "sub.txt").mkdir()
     write_jsonl(raw / "news.jsonl", [good("news")])
     (raw / "story.txt").write_text("Body.", encoding="utf-8")
+    (raw / "UPPER.TXT").write_text("An article nobody reads.", encoding="utf-8")
     assert [p.name for p in raw_files(raw)] == ["news.jsonl", "story.txt"]
     loaded = load_articles(raw)
-    assert loaded.problems == []
     assert [a.id for a in loaded.items] == ["news", "story"]
+    # Nothing in raw/ is skipped without a word (hidden files aside).
+    reasons = {Path(p.path).name: p.reason for p in loaded.problems}
+    assert sorted(reasons) == ["UPPER.TXT", "data.json", "notes.md", "sub.txt"]
+    assert "lower-case .txt" in reasons["UPPER.TXT"]
+    assert "not read" in reasons["notes.md"] and "folder" in reasons["sub.txt"]
 
 
 def test_a_missing_raw_dir_has_no_articles(tmp_path: Path) -> None:

@@ -8,14 +8,18 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from builder.cli.main import main
 from builder.core.atomic import write_jsonl
 from builder.core.config import Settings
 from builder.inputs.corpus import load_corpus
-from builder.labelstudio.pull import pull_paths
+from builder.labelstudio.pull import pull_paths, repair
 from builder.tasks.claims import claim_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,3 +187,184 @@ def test_a_build_killed_between_its_renames_gets_the_previous_one_back(tmp_path:
     result = run(settings.root, "dataset")
     assert result.returncode == 0, result.stderr
     assert not aside.exists() and not list(settings.exports_dir.glob(".factcheck.*"))
+
+
+# A server that answers 200, but not as Label Studio does ---------------------------------
+
+
+class JunkServer(ThreadingHTTPServer):
+    body = b""
+    content_type = "text/html"
+
+
+class JunkHandler(BaseHTTPRequestHandler):
+    """Answers every request 200 with the server's body, as a proxy's login page would."""
+
+    server: JunkServer
+
+    def answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", self.server.content_type)
+        self.send_header("Content-Length", str(len(self.server.body)))
+        self.end_headers()
+        self.wfile.write(self.server.body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def junk() -> Iterator[JunkServer]:
+    server = JunkServer(("127.0.0.1", 0), JunkHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+ANSWERS = {
+    "html": ("text/html", b"<html><body><form>Sign in to the proxy</form></body></html>"),
+    "object": ("application/json", b'{"unexpected": true}'),
+    "list": ("application/json", b"[1, 2, 3]"),
+    # Passes for a project list, then is every other answer too (a project, an export...).
+    "projects": (
+        "application/json",
+        b'{"results": [{"id": 1, "title": "Fact-check claims"}], "next": null, "id": 1}',
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "commands"),
+    [
+        ("html", ["sync", "pull", "status", "stance"]),
+        ("object", ["sync", "pull", "status", "stance"]),
+        ("list", ["sync", "pull"]),
+        ("projects", ["sync", "pull"]),
+    ],
+)
+def test_a_server_answering_200_with_junk_gives_a_clear_error(
+    tmp_path: Path,
+    junk: JunkServer,
+    answer: str,
+    commands: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    junk.content_type, junk.body = ANSWERS[answer]
+    settings = make_root(tmp_path / "root")
+    # A user's claim, so stance has a target and goes on to the server.
+    claim = {"claim_id": "toll", "text": "Five people were killed.", "date": "2024-06-26"}
+    (settings.raw_dir / "claims.jsonl").write_text(json.dumps(claim) + "\n", encoding="utf-8")
+    url = f"http://127.0.0.1:{junk.server_address[1]}"
+    for key in [k for k in os.environ if k.startswith(("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("BUILDER_ROOT", str(settings.root))
+    monkeypatch.setenv("LABEL_STUDIO_URL", url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k" * 40)
+    for command in commands:
+        # In this process (a traceback would fail the test all the same): a new interpreter
+        # per command would cost more than the command.
+        code = main([command])
+        shown = "".join(capsys.readouterr())
+        assert f"the server at {url} does not answer like Label Studio" in shown, (command, shown)
+        assert "check LABEL_STUDIO_URL" in shown or command == "status", (command, shown)
+        if command != "status":  # status reports the server's trouble and goes on offline
+            assert code == 1, (command, shown)
+
+
+# Damaged local files ---------------------------------------------------------------------
+
+
+def cut_short(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("damaged", ["claims.jsonl", "claims.summary.json"])
+def test_a_truncated_record_file_is_named_with_the_way_to_recover(
+    tmp_path: Path, damaged: str
+) -> None:
+    settings = make_root(tmp_path / "root")
+    path = settings.exports_dir / "annotations" / damaged
+    cut_short(path)
+    for command in ("dataset", "status"):
+        result = run(
+            settings.root, command, LABEL_STUDIO_URL="http://127.0.0.1:9", LABEL_STUDIO_API_KEY="k"
+        )
+        assert result.returncode == 1, (command, result.stdout)
+        assert "Traceback" not in result.stderr
+        assert f"error: {path} is damaged" in result.stderr, (command, result.stderr)
+        assert "fix: run `make pull`" in result.stderr
+
+
+def saved_pulls(settings: Settings) -> list[dict[str, object]]:
+    """Two saved pulls, a full one and an incremental one, with a summary listing both."""
+    paths = pull_paths(settings, "claims")
+    first = [{"id": 1, "data": {"n": 1}, "annotations": []}, {"id": 2, "data": {"n": 2}}]
+    later = [{"id": 2, "data": {"n": 22}}, {"id": 3, "data": {"n": 3}}]
+    for name, tasks in (("claims-1.json", first), ("claims-2.json", later)):
+        (paths.snapshots / name).write_text(json.dumps(tasks), encoding="utf-8")
+    merged = [first[0], later[0], later[1]]
+    paths.tasks.write_text(json.dumps(merged), encoding="utf-8")
+    summary = {
+        "project": "claims",
+        "project_id": 1,
+        "snapshot": "claims-2.json",
+        "snapshots": ["claims-1.json", "claims-2.json"],
+        "server_time": "2024-06-27T10:00:00+00:00",
+        "counts": {"pulled": 0, "accepted": 0, "rejected": 0, "skipped": 0},
+    }
+    paths.summary.write_text(json.dumps(summary), encoding="utf-8")
+    return merged
+
+
+def test_a_truncated_tasks_file_is_rebuilt_from_the_saved_pulls(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    merged = saved_pulls(settings)
+    paths = pull_paths(settings, "claims")
+    cut_short(paths.tasks)
+    [message] = repair(paths)
+    assert str(paths.tasks) in message and "rebuilt from the saved pulls" in message
+    assert json.loads(paths.tasks.read_text(encoding="utf-8")) == merged
+    assert repair(paths) == []  # nothing left to mend
+
+
+def test_what_cannot_be_rebuilt_is_set_aside_so_the_pull_starts_over(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    saved_pulls(settings)
+    paths = pull_paths(settings, "claims")
+    cut_short(paths.tasks)
+    (paths.snapshots / "claims-2.json").unlink()  # (never happens: pulls are kept)
+    [message] = repair(paths)
+    assert "set aside" in message and "pulling every annotated task" in message
+    assert not paths.tasks.exists() and list(paths.tasks.parent.glob("claims.tasks.json.damaged-*"))
+    cut_short(paths.summary)
+    [message] = repair(paths)
+    assert str(paths.summary) in message and not paths.summary.exists()
+    # Nothing is deleted: both damaged files are kept beside, for a look.
+    assert len(list(paths.summary.parent.glob("*.damaged-*"))) == 2
+
+
+def test_a_truncated_stories_file_is_rebuilt_from_the_saved_pulls(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    tasks = claim_tasks(load_corpus(settings))
+    given = {t["article_id"]: "story-given-earlier" for t in tasks}
+    pulled = [{"id": 1, "data": {**tasks[0], "story_id": "story-given-earlier"}}]
+    pull_paths(settings, "claims").tasks.write_text(json.dumps(pulled), encoding="utf-8")
+    stories = settings.state_dir / "stories.json"
+    stories.write_text(json.dumps(given), encoding="utf-8")
+    cut_short(stories)
+    result = run(settings.root, "dataset")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"warning: {stories} was damaged" in result.stderr
+    recovered = json.loads(stories.read_text(encoding="utf-8"))
+    assert recovered[tasks[0]["article_id"]] == "story-given-earlier"
+    assert len(list(settings.state_dir.glob("stories.json.damaged-*"))) == 1

@@ -197,6 +197,7 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
         ADJUDICATED,
         process_snapshot,
         pull_paths,
+        repair,
         save_snapshot,
         since_last_pull,
     )
@@ -234,6 +235,8 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
                     )
                 continue
             paths = pull_paths(settings, name)
+            for message in repair(paths):
+                print(f"{name}: {message}", file=sys.stderr)
             since = since_last_pull(paths, info.id, args.full)
             data, server_time = client.export_snapshot(info.id, since)
             # Saved verbatim, under a new name, before anything reads it.
@@ -408,10 +411,11 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from builder.cli.status import render, status_report
 
-    _, controls, _ = corpus_with_controls(settings)
+    _, controls, problems = corpus_with_controls(settings)
     report = status_report(settings, controls)
     print(json.dumps(report, indent=2) if args.json else render(report))
-    return 0
+    # Bad input was printed above the report: a script must see it too.
+    return 1 if problems else 0
 
 
 def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
@@ -456,7 +460,7 @@ def cmd_demo_summary(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  pulls          {settings.exports_dir / 'pulls'} (each export kept verbatim)")
     print(f'  load it        datasets.load_dataset("{settings.dataset_dir}", "claims")')
     print(
-        f"  Label Studio   {settings.server_url}"
+        f"  Label Studio   {settings.server_url_shown}"
         + (f" (login {login} / {password})" if login and settings.uses_local_server else "")
     )
     print("  progress       make status")

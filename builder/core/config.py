@@ -24,6 +24,14 @@ PULLS_DIR = "pulls"
 RECORDS_DIR = "annotations"
 RESERVED_EXPORT_NAMES = frozenset({PULLS_DIR, RECORDS_DIR})
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+# "scheme://user:password@host": everything between the first ":" after "//" and the last "@"
+# before the path is the password.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/]*@")
+
+
+def redact_url(url: str) -> str:
+    """The URL fit to print: a password in it (https://user:password@host) becomes ***."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -155,6 +163,11 @@ class Settings:
         return self.get("LABEL_STUDIO_URL").rstrip("/")
 
     @property
+    def server_url_shown(self) -> str:
+        """The server's address as messages show it: never with a password in it."""
+        return redact_url(self.server_url)
+
+    @property
     def api_key(self) -> Secret:
         if self.uses_local_server:
             key = self.get("LOCAL_LABEL_STUDIO_TOKEN")
@@ -168,7 +181,8 @@ class Settings:
         key = self.get("LABEL_STUDIO_API_KEY")
         if not key:
             raise BuilderError(
-                f"LABEL_STUDIO_URL is set ({self.server_url}) but LABEL_STUDIO_API_KEY is not",
+                f"LABEL_STUDIO_URL is set ({self.server_url_shown}) but LABEL_STUDIO_API_KEY is "
+                "not",
                 fix="set LABEL_STUDIO_API_KEY in the environment or in .env",
             )
         return Secret(key)

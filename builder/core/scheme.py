@@ -106,6 +106,11 @@ def _guidelines(question: Question) -> list[str]:
     return lines
 
 
+# The <Text> element every question's choices label (its `name`): an annotation's result item
+# whose `to_name` is anything else labels nothing the annotator was shown.
+LABELED_TEXT = "text"
+
+
 def _choices(question: Question, to_name: str) -> list[str]:
     required = "true" if question.required else "false"
     lines = [
@@ -161,7 +166,7 @@ def labeling_config(project: str, adjudication: bool = False) -> str:
             '  <Text name="answers_given" value="$answers_given"/>',
             *body,
         ]
-    lines = ["<View>", *body, *_choices(question, "text"), *_guidelines(question), "</View>"]
+    lines = ["<View>", *body, *_choices(question, LABELED_TEXT), *_guidelines(question), "</View>"]
     return "\n".join(lines) + "\n"
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from builder.core.atomic import write_json
 from builder.inputs.articles import Article
@@ -105,15 +109,50 @@ def assign_stories(
     return result
 
 
-def load_known(path: Path) -> dict[str, str]:
+def _story_ids_of_tasks(paths: Sequence[Path]) -> dict[str, str]:
+    """article id -> story id, as the tasks sent to Label Studio carried them."""
+    found: dict[str, str] = {}
+    for path in paths:
+        try:
+            tasks = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        for task in tasks if isinstance(tasks, list) else []:
+            data = task.get("data") if isinstance(task, dict) else None
+            if isinstance(data, dict) and data.get("article_id") and data.get("story_id"):
+                found.setdefault(str(data["article_id"]), str(data["story_id"]))
+    return found
+
+
+def load_known(path: Path, recover_from: Sequence[Path] = ()) -> dict[str, str]:
+    """The story ids given in earlier runs. A damaged file is set aside (kept) and the ids are
+    taken again from the tasks of the saved pulls (`recover_from`), which carry them."""
     if not path.is_file():
         return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    known: Any = None
+    with contextlib.suppress(ValueError):  # a damaged file is handled below, as a wrong one
+        known = json.loads(path.read_bytes())
+    if isinstance(known, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in known.items()
+    ):
+        return known
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    path.replace(aside)
+    recovered = _story_ids_of_tasks(recover_from)
+    print(
+        f"warning: {path} was damaged; kept as {aside.name}; the story ids of "
+        f"{len(recovered)} article(s) were taken again from the saved pulls, the other "
+        "articles' stories are clustered again",
+        file=sys.stderr,
+    )
+    return recovered
 
 
-def stories_for(articles: Sequence[Article], state_path: Path) -> dict[str, str]:
+def stories_for(
+    articles: Sequence[Article], state_path: Path, recover_from: Sequence[Path] = ()
+) -> dict[str, str]:
     """Assign stories and remember them, so later runs keep every id already given."""
-    known = load_known(state_path)
+    known = load_known(state_path, recover_from)
     assigned = assign_stories(articles, known)
     merged = {**known, **assigned}
     if merged != known:
