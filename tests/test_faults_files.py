@@ -368,3 +368,55 @@ def test_a_truncated_stories_file_is_rebuilt_from_the_saved_pulls(tmp_path: Path
     recovered = json.loads(stories.read_text(encoding="utf-8"))
     assert recovered[tasks[0]["article_id"]] == "story-given-earlier"
     assert len(list(settings.state_dir.glob("stories.json.damaged-*"))) == 1
+
+
+@pytest.mark.server
+def test_pull_rebuilds_damaged_records_and_tasks_from_the_saved_pulls_and_the_server(
+    server_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from builder.labelstudio.client import LabelStudioClient
+
+    root = server_settings.root
+    for sample in SAMPLES:
+        shutil.copy(sample, root / "raw" / sample.name)
+    with (root / ".env").open("a", encoding="utf-8") as env:
+        env.write(f"CLAIMS_PROJECT_TITLE=faults repair {os.getpid()}\n")
+    for key in [k for k in os.environ if k.startswith(("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("BUILDER_ROOT", str(root))
+    assert main(["sync", "--no-progress"]) == 0
+    settings = Settings.load(root)
+    client = LabelStudioClient(settings)
+    info = client.find_project(settings.claims_project_title)
+    assert info is not None
+    for task_id in sorted(client.task_keys(info.id, "sentence_id"))[:3]:
+        result = [
+            {
+                "from_name": "claim",
+                "to_name": "text",
+                "type": "choices",
+                "value": {"choices": ["checkworthy"]},
+            }
+        ]
+        client.create_annotation(task_id, result)
+    assert main(["pull"]) == 0
+    paths = pull_paths(settings, "claims")
+    records = paths.accepted.read_bytes()
+    assert records.count(b"\n") == 3
+    capsys.readouterr()
+
+    cut_short(paths.tasks)
+    cut_short(paths.accepted)
+    assert main(["pull"]) == 0
+    err = capsys.readouterr().err
+    assert f"claims: {paths.tasks} is damaged" in err and "rebuilt from the saved pulls" in err
+    assert paths.accepted.read_bytes() == records
+
+    cut_short(paths.summary)
+    assert main(["pull"]) == 0
+    err = capsys.readouterr().err
+    assert f"claims: {paths.summary} is damaged" in err and "pulling every annotated task" in err
+    assert paths.accepted.read_bytes() == records
+    assert main(["dataset"]) == 0
