@@ -286,6 +286,20 @@ def test_a_story_keeps_its_split_when_more_data_arrives(tmp_path: Path) -> None:
     assert {f"late{n}" for n in range(6)} <= set(second)
 
 
+def test_a_damaged_manifest_still_keeps_every_story_on_its_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_root(tmp_path / "root")
+    first = build(settings)["splits"]["groups"]
+    manifest = settings.dataset_dir / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:100])
+    # A much larger test share would move stories, were the last build's splits forgotten.
+    moved = Settings(root=settings.root, values={"TEST_SIZE": "0.7"})
+    second = build(moved)["splits"]["groups"]
+    assert second == first
+    assert f"warning: {manifest} is damaged" in capsys.readouterr().err
+
+
 def test_a_single_story_is_split_by_article_and_the_card_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

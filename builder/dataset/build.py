@@ -256,13 +256,31 @@ def file_digest(path: Path) -> dict[str, Any]:
 
 
 def previous_splits(dataset_dir: Path) -> dict[str, str]:
+    """The split of every story in the last build, so each story keeps its side."""
     manifest = dataset_dir / "manifest.json"
     if not manifest.is_file():
         return {}
     try:
-        return json.loads(manifest.read_text(encoding="utf-8"))["splits"]["groups"]
+        groups = json.loads(manifest.read_text(encoding="utf-8"))["splits"]["groups"]
+        if isinstance(groups, dict):
+            return groups
     except (ValueError, KeyError, TypeError):
-        return {}
+        pass
+    # A damaged manifest: the last build's data files say where each story went.
+    groups = {}
+    for path in sorted(dataset_dir.glob("data/*/*.parquet")):
+        split = path.name.split("-")[0]
+        try:
+            stories = pq.read_table(path, columns=["story_id"]).column("story_id").to_pylist()
+        except (OSError, KeyError, ValueError, pa.ArrowException):
+            continue
+        groups.update(dict.fromkeys(stories, split))
+    print(
+        f"warning: {manifest} is damaged; the last build's splits were read from its data "
+        f"files ({len(groups)} stories)",
+        file=sys.stderr,
+    )
+    return groups
 
 
 def build_dataset(
