@@ -278,6 +278,9 @@ def test_stance_records_use_the_pair_id() -> None:
 def test_parse_export_reads_a_list_of_tasks() -> None:
     data = json.dumps([task([annotation()])]).encode()
     assert parse_export(data, "pulls/x.json")[0]["id"] == 11
+    # Label Studio's export lists a task's drafts by id.
+    with_drafts = json.dumps([{**task([annotation()]), "drafts": [1, 2]}]).encode()
+    assert parse_export(with_drafts, "pulls/x.json")[0]["drafts"] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -290,6 +293,7 @@ def test_parse_export_reads_a_list_of_tasks() -> None:
         (b'[{"id": 1, "annotations": {"a": 1}}]', "annotations is not a list of objects"),
         (b'[{"id": 1, "annotations": [{"result": ["x"]}]}]', "not a list of objects"),
         (b'[{"id": 1, "data": "text"}]', "its data is not an object"),
+        (b'[{"id": 1, "drafts": {"a": 1}}]', "drafts is not a list"),
     ],
 )
 def test_parse_export_names_the_file_and_why(data: bytes, why: str) -> None:

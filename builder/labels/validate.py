@@ -170,12 +170,14 @@ def parse_export(data: bytes, source: str) -> list[dict[str, Any]]:
             raise BuilderError(f"{where} is not a task object with an id")
         if not isinstance(task.get("data") or {}, dict):
             raise BuilderError(f"{where}: its data is not an object")
-        for key in ("annotations", "drafts"):
-            entries = task.get(key) or []
-            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-                raise BuilderError(f"{where}: {key} is not a list of objects")
-            for entry in entries:
-                result = entry.get("result") or []
-                if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
-                    raise BuilderError(f"{where}: a result of its {key} is not a list of objects")
+        # Drafts are only counted (the export lists them by id), annotations are read.
+        if not isinstance(task.get("drafts") or [], list):
+            raise BuilderError(f"{where}: drafts is not a list")
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+            raise BuilderError(f"{where}: annotations is not a list of objects")
+        for annotation in annotations:
+            result = annotation.get("result") or []
+            if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+                raise BuilderError(f"{where}: a result of its annotations is not a list of objects")
     return tasks
