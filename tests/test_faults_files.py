@@ -91,7 +91,7 @@ def tree(directory: Path) -> dict[str, bytes]:
 def test_a_dataset_named_like_a_folder_of_the_builder_is_refused(tmp_path: Path, name: str) -> None:
     settings = make_root(tmp_path / "root")
     before = tree(settings.exports_dir)
-    result = run(settings.root, "dataset", DATASET_NAME=name)
+    result = run(settings.root, "dataset", "--accept-imbalance", DATASET_NAME=name)
     assert result.returncode == 1, result.stdout
     assert f"DATASET_NAME={name!r}" in result.stderr and "Traceback" not in result.stderr
     assert tree(settings.exports_dir) == before  # every saved pull and record still there
@@ -100,7 +100,7 @@ def test_a_dataset_named_like_a_folder_of_the_builder_is_refused(tmp_path: Path,
 @pytest.mark.parametrize("name", ["abc\n", "../x"])
 def test_a_dataset_name_must_be_a_plain_name(tmp_path: Path, name: str) -> None:
     settings = make_root(tmp_path / "root")
-    result = run(settings.root, "dataset", DATASET_NAME=name)
+    result = run(settings.root, "dataset", "--accept-imbalance", DATASET_NAME=name)
     assert result.returncode == 1
     assert "must be a plain name" in result.stderr and "Traceback" not in result.stderr
 
@@ -110,13 +110,13 @@ def test_the_dataset_never_replaces_a_folder_it_did_not_make(tmp_path: Path) -> 
     theirs = settings.exports_dir / "mine"
     theirs.mkdir()
     (theirs / "thesis.tex").write_text("months of work", encoding="utf-8")
-    result = run(settings.root, "dataset", DATASET_NAME="mine")
+    result = run(settings.root, "dataset", "--accept-imbalance", DATASET_NAME="mine")
     assert result.returncode == 1
     assert "was not made by the dataset builder" in result.stderr
     assert tree(theirs) == {"thesis.tex": b"months of work"}
     # A folder the builder made is replaced by the next build, as before.
-    assert run(settings.root, "dataset", DATASET_NAME="made").returncode == 0
-    assert run(settings.root, "dataset", DATASET_NAME="made").returncode == 0
+    assert run(settings.root, "dataset", "--accept-imbalance", DATASET_NAME="made").returncode == 0
+    assert run(settings.root, "dataset", "--accept-imbalance", DATASET_NAME="made").returncode == 0
     assert (settings.exports_dir / "made" / "manifest.json").is_file()
 
 
@@ -146,7 +146,7 @@ else:
             os._exit(137)
         real_replace(source, target)
     os.replace = replace
-build.build_dataset(settings, load_corpus(settings))
+build.build_dataset(settings, load_corpus(settings), accept_imbalance=True)
 """
 
 
@@ -165,7 +165,7 @@ def test_a_killed_build_leaves_no_staging_folder_for_ever(tmp_path: Path) -> Non
     killed_build(settings, "writing")
     left = list(settings.exports_dir.glob(".factcheck.staging-*"))
     assert len(left) == 1
-    result = run(settings.root, "dataset")
+    result = run(settings.root, "dataset", "--accept-imbalance")
     assert result.returncode == 0, result.stderr
     assert f"removed {left[0]}" in result.stderr
     assert not list(settings.exports_dir.glob(".factcheck.staging-*"))
@@ -174,17 +174,17 @@ def test_a_killed_build_leaves_no_staging_folder_for_ever(tmp_path: Path) -> Non
 
 def test_a_build_killed_between_its_renames_gets_the_previous_one_back(tmp_path: Path) -> None:
     settings = make_root(tmp_path / "root")
-    assert run(settings.root, "dataset").returncode == 0
+    assert run(settings.root, "dataset", "--accept-imbalance").returncode == 0
     previous = tree(settings.dataset_dir)
     killed_build(settings, "renaming")
     aside = settings.exports_dir / ".factcheck.old"
     assert not settings.dataset_dir.exists() and tree(aside) == previous
     # The next run puts the previous build back before anything else, so even a next build
     # that fails leaves it reachable.
-    result = run(settings.root, "dataset", TEST_SIZE="2")
+    result = run(settings.root, "dataset", "--accept-imbalance", TEST_SIZE="2")
     assert result.returncode == 1
     assert tree(settings.dataset_dir) == previous and not aside.exists()
-    result = run(settings.root, "dataset")
+    result = run(settings.root, "dataset", "--accept-imbalance")
     assert result.returncode == 0, result.stderr
     assert not aside.exists() and not list(settings.exports_dir.glob(".factcheck.*"))
 
@@ -294,9 +294,9 @@ def test_a_truncated_record_file_is_named_with_the_way_to_recover(
     settings = make_root(tmp_path / "root")
     path = settings.exports_dir / "annotations" / damaged
     cut_short(path)
-    for command in ("dataset", "status"):
+    for command in (["dataset", "--accept-imbalance"], ["status"]):
         result = run(
-            settings.root, command, LABEL_STUDIO_URL="http://127.0.0.1:9", LABEL_STUDIO_API_KEY="k"
+            settings.root, *command, LABEL_STUDIO_URL="http://127.0.0.1:9", LABEL_STUDIO_API_KEY="k"
         )
         assert result.returncode == 1, (command, result.stdout)
         assert "Traceback" not in result.stderr
@@ -361,7 +361,7 @@ def test_a_truncated_stories_file_is_rebuilt_from_the_saved_pulls(tmp_path: Path
     stories = settings.state_dir / "stories.json"
     stories.write_text(json.dumps(given), encoding="utf-8")
     cut_short(stories)
-    result = run(settings.root, "dataset")
+    result = run(settings.root, "dataset", "--accept-imbalance")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert f"warning: {stories} was damaged" in result.stderr
@@ -419,4 +419,4 @@ def test_pull_rebuilds_damaged_records_and_tasks_from_the_saved_pulls_and_the_se
     err = capsys.readouterr().err
     assert f"claims: {paths.summary} is damaged" in err and "pulling every annotated task" in err
     assert paths.accepted.read_bytes() == records
-    assert main(["dataset"]) == 0
+    assert main(["dataset", "--accept-imbalance"]) == 0

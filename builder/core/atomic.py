@@ -67,8 +67,8 @@ def write_json(path: Path, value: Any, shared: bool = False) -> None:
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
-def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
-    write_text(path, "".join(_LINE_ENCODER.encode(row) + "\n" for row in rows))
+def write_jsonl(path: Path, rows: Iterable[Any], shared: bool = False) -> None:
+    write_text(path, "".join(_LINE_ENCODER.encode(row) + "\n" for row in rows), shared)
 
 
 def write_new(path: Path, data: bytes) -> Path:
