@@ -141,7 +141,8 @@ def split_section(splits: dict[str, Any]) -> list[str]:
     lines = [
         "## Split policy",
         "",
-        f"Splits are {grouping}. {order} A group keeps its split in later builds.",
+        f"Splits are {grouping}. {order} A group keeps its split in later builds that split "
+        "the same way; groups joined by new evidence go whole to one side.",
     ]
     if splits.get("test_share") is not None:
         lines += [
