@@ -533,6 +533,46 @@ def fig_segment(bench: Bench) -> list[Row]:
     return out
 
 
+def fig_annotators(bench: Bench) -> list[Row]:
+    """11. Simulated annotators on CheckThat! labels: Dawid-Skene against the majority."""
+    from bench.annotators import DEFAULT_POOL, POOL_FILE, simulate_annotators
+
+    pool = DEFAULT_POOL / POOL_FILE
+    if not pool.is_file():
+        say(f"bench: annotators: {pool} not found, figure skipped")
+        return [
+            Row("annotator simulation", "not measured", "—", f"{pool} not found", "—", None, "—")
+        ]
+    seeds = 1 if bench.sizes is QUICK else 5
+    result = simulate_annotators(pool, seeds=seeds)
+    accuracy, cpu = result["accuracy"], result["cpu_seconds"]
+    competence = ", ".join(f"{name} {value:.3f}" for name, value in result["competence"].items())
+    return [
+        Row(
+            f"Dawid-Skene labels vs the gold, {result['items']:,} CheckThat! train sentences, "
+            "3 of 5 simulated annotators per item (0.95, 0.9, 0.8, 0.7, random)",
+            f"accuracy {accuracy['dawid_skene']:.4f}",
+            f"majority vote: {accuracy['majority']:.4f}",
+            f"+{result['gain_points']:.1f} points; competences ranked "
+            + ("correctly" if result["ranking_correct"] else "WRONGLY"),
+            "≥ +4 points, ranking right",
+            result["gain_points"] >= 4.0 and result["ranking_correct"],
+            str(seeds),
+            f"estimated competences (medians): {competence}; CPU s: majority "
+            f"{cpu['majority']}, Dawid-Skene {cpu['dawid_skene']}; "
+            f"{100 * result['below_min_posterior']:.1f}% of items below a posterior of "
+            f"{result['min_posterior']} (to adjudication), accuracy of the rest "
+            f"{result['accuracy_above_min_posterior']:.4f}; Dawid-Skene minus majority on random "
+            "subsets (median, worst of the seeds): "
+            + ", ".join(
+                f"{row['items']} items {row['median_gain_points']:+.1f} "
+                f"({row['worst_gain_points']:+.1f})"
+                for row in result["small_sets"]
+            ),
+        )
+    ]
+
+
 def fig_audit(bench: Bench) -> list[Row]:
     """8. The leakage audit of a 100,000-sentence dataset against the rest of `make dataset`."""
     sizes = bench.sizes
@@ -644,6 +684,7 @@ FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
     "pull-new": (fig_pull_new, True),
     "offline": (fig_offline, False),
     "segment": (fig_segment, False),
+    "annotators": (fig_annotators, False),
     "audit": (fig_audit, False),
     "split-ecb": (fig_split_ecb, False),
     "split-checkworthy": (fig_split_checkworthy, False),

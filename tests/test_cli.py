@@ -217,3 +217,11 @@ def test_a_password_in_label_studio_url_is_never_shown(root: Path) -> None:
         shown = result.stdout + result.stderr
         assert secret not in shown, (args, shown)
         assert "annotator:***@127.0.0.1" in shown, (args, shown)
+
+
+def test_a_bad_aggregation_is_refused_with_the_choices(root: Path) -> None:
+    done = run(root, "status", "--json", AGGREGATION="mean")
+    assert done.returncode != 0
+    assert "AGGREGATION='mean' is not a known aggregation" in done.stderr
+    assert "majority, dawid-skene" in done.stderr
+    assert "Traceback" not in done.stderr
