@@ -761,8 +761,6 @@ FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
     "segment": (fig_segment, False),
     "stories-gold": (fig_stories_gold, False),
     "stories-scale": (fig_stories_scale, False),
-
-
     "suggest": (fig_suggest, True),
     "simulate": (fig_simulate, False),
     "annotators": (fig_annotators, False),

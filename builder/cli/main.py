@@ -291,6 +291,7 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
         process_snapshot,
         pull_paths,
         read_summary,
+        repair,
         save_snapshot,
         since_last_pull,
     )
@@ -331,6 +332,8 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
                     )
                 continue
             paths = pull_paths(settings, name)
+            for message in repair(paths):
+                print(f"{name}: {message}", file=sys.stderr)
             since = since_last_pull(paths, info.id, args.full)
             data, server_time = client.export_snapshot(info.id, since)
             # Saved verbatim, under a new name, before anything reads it.
@@ -435,13 +438,14 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
     from builder.dataset.build import build_dataset
     from builder.dataset.stance_rows import stance_parts
 
+    target = settings.dataset_dir  # a bad DATASET_NAME fails here, before any work
     corpus, controls, problems = corpus_with_controls(settings)
     manifest = build_dataset(
         settings, corpus, stance_parts(settings), controls, accept_imbalance=args.accept_imbalance
     )
     counts = manifest["counts"]
     splits = manifest["splits"]
-    print(f"wrote {settings.dataset_dir}")
+    print(f"wrote {target}")
     for config, c in counts.items():
         print(f"  {config}: train {c['train']}, test {c['test']}")
     print(
@@ -615,11 +619,12 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from builder.cli.status import corpus_counts, render, status_report
 
-    corpus, controls, _ = corpus_with_controls(settings)
+    corpus, controls, problems = corpus_with_controls(settings)
     report = status_report(settings, controls)
     report["corpus"] = corpus_counts(corpus)
     print(json.dumps(report, indent=2) if args.json else render(report))
-    return 0
+    # Bad input was printed above the report: a script must see it too.
+    return 1 if problems else 0
 
 
 def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
@@ -665,7 +670,7 @@ def cmd_demo_summary(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  pulls          {settings.exports_dir / 'pulls'} (each export kept verbatim)")
     print(f'  load it        datasets.load_dataset("{settings.dataset_dir}", "claims")')
     print(
-        f"  Label Studio   {settings.server_url}"
+        f"  Label Studio   {settings.server_url_shown}"
         + (f" (login {login} / {password})" if login and settings.uses_local_server else "")
     )
     print("  progress       make status")

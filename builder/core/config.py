@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,20 @@ DEFAULT_DATASET_LICENSE = "unknown"
 MAX_PROJECT_TITLE = 50 - len(" · adjudication")
 # How the dataset is split: by split group (story) in a seeded order, or the latest groups in test.
 SPLIT_MODES = ("story", "time")
+# The folders the builder itself writes under exports/: a dataset may never take their name,
+# or building it would replace every saved pull (or the pulled records).
+PULLS_DIR = "pulls"
+RECORDS_DIR = "annotations"
+RESERVED_EXPORT_NAMES = frozenset({PULLS_DIR, RECORDS_DIR})
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+# "scheme://user:password@host": everything between the first ":" after "//" and the last "@"
+# before the path is the password.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/]*@")
+
+
+def redact_url(url: str) -> str:
+    """The URL fit to print: a password in it (https://user:password@host) becomes ***."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -128,6 +143,12 @@ class Settings:
         return self.root / ".labelstudio"
 
     @property
+    def pseudonym_key_path(self) -> Path:
+        """Git-ignored secret of the annotator pseudonyms: beside the project, outside .builder/
+        (which `make clean` removes), so pseudonyms stay the same across builds."""
+        return self.root / ".pseudonym-key"
+
+    @property
     def dataset_dir(self) -> Path:
         return self.exports_dir / self.dataset_name
 
@@ -154,6 +175,11 @@ class Settings:
         return self.get("LABEL_STUDIO_URL").rstrip("/")
 
     @property
+    def server_url_shown(self) -> str:
+        """The server's address as messages show it: never with a password in it."""
+        return redact_url(self.server_url)
+
+    @property
     def api_key(self) -> Secret:
         if self.uses_local_server:
             key = self.get("LOCAL_LABEL_STUDIO_TOKEN")
@@ -167,7 +193,8 @@ class Settings:
         key = self.get("LABEL_STUDIO_API_KEY")
         if not key:
             raise BuilderError(
-                f"LABEL_STUDIO_URL is set ({self.server_url}) but LABEL_STUDIO_API_KEY is not",
+                f"LABEL_STUDIO_URL is set ({self.server_url_shown}) but LABEL_STUDIO_API_KEY is "
+                "not",
                 fix="set LABEL_STUDIO_API_KEY in the environment or in .env",
             )
         return Secret(key)
@@ -194,8 +221,20 @@ class Settings:
     @property
     def dataset_name(self) -> str:
         name = self.get("DATASET_NAME", "factcheck")
-        if not name.replace("-", "").replace("_", "").isalnum():
-            raise BuilderError(f"DATASET_NAME={name!r} must be a plain name (letters, digits, - _)")
+        # fullmatch: "$" would let a final newline through.
+        if not _PLAIN_NAME.fullmatch(name):
+            raise BuilderError(
+                f"DATASET_NAME={name!r} must be a plain name: ASCII letters, digits, - and _, "
+                "starting with a letter or digit, at most 100 characters",
+                fix="set DATASET_NAME to a name such as factcheck",
+            )
+        # Case-blind: on a case-insensitive file system "Pulls" is the pulls folder.
+        if name.lower() in RESERVED_EXPORT_NAMES:
+            raise BuilderError(
+                f"DATASET_NAME={name!r} is the name of a folder the builder keeps under exports/ "
+                f"({', '.join(sorted(RESERVED_EXPORT_NAMES))}); a dataset there would replace it",
+                fix="choose another DATASET_NAME",
+            )
         return name
 
     @property

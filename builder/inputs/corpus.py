@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from builder.core.config import Settings
+from builder.core.config import RECORDS_DIR, Settings
 from builder.inputs.articles import Article, Problem, load_articles
 from builder.inputs.sentences import Sentence, split_article
 from builder.inputs.stories import ReportedMerge, load_stories
@@ -32,7 +32,12 @@ def load_corpus(settings: Settings) -> Corpus:
     loaded = load_articles(settings.raw_dir)
     articles = {a.id: a for a in loaded.items}
     sentences = {a.id: split_article(a) for a in loaded.items}
-    stories, problems = load_stories(settings.raw_dir, settings.state_dir, loaded.items)
+    # The pulled tasks carry the story ids they were sent with: they can rebuild a damaged
+    # stories.json (read as plain files: this stage knows nothing of Label Studio).
+    pulled = sorted((settings.exports_dir / RECORDS_DIR).glob("*.tasks.json"))
+    stories, problems = load_stories(
+        settings.raw_dir, settings.state_dir, loaded.items, recover_from=pulled
+    )
     return Corpus(
         articles,
         sentences,

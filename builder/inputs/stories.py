@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,11 +64,25 @@ class StoryState:
         }
 
 
-def load_state(path: Path) -> StoryState:
-    if not path.is_file():
-        return StoryState()
-    data = json.loads(path.read_text(encoding="utf-8"))
+def _story_ids_of_tasks(paths: Sequence[Path]) -> dict[str, str]:
+    """article id -> story id, as the tasks sent to Label Studio carried them."""
+    found: dict[str, str] = {}
+    for path in paths:
+        try:
+            tasks = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        for task in tasks if isinstance(tasks, list) else []:
+            data = task.get("data") if isinstance(task, dict) else None
+            if isinstance(data, dict) and data.get("article_id") and data.get("story_id"):
+                found.setdefault(str(data["article_id"]), str(data["story_id"]))
+    return found
+
+
+def _parse_state(data: Any) -> StoryState:
     if "version" not in data:  # the first layout: just article id -> story id
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            raise TypeError("not an article id -> story id map")
         return StoryState(story_of=dict(data))
     return StoryState(
         story_of=dict(data["stories"]),
@@ -77,6 +93,27 @@ def load_state(path: Path) -> StoryState:
         ],
         weakest=dict(data.get("weakest", {})),
     )
+
+
+def load_state(path: Path, recover_from: Sequence[Path] = ()) -> StoryState:
+    """The stories of earlier runs. A damaged file is set aside (kept) and the story ids are
+    taken again from the tasks of the saved pulls (`recover_from`), which carry them."""
+    if not path.is_file():
+        return StoryState()
+    try:
+        return _parse_state(json.loads(path.read_bytes()))
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+        pass  # damaged or hand-edited: handled below, never a traceback
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    path.replace(aside)
+    recovered = _story_ids_of_tasks(recover_from)
+    print(
+        f"warning: {path} was damaged; kept as {aside.name}; the story ids of "
+        f"{len(recovered)} article(s) were taken again from the saved pulls, the other "
+        "articles' stories are clustered again",
+        file=sys.stderr,
+    )
+    return StoryState(story_of=recovered)
 
 
 def load_known(path: Path) -> dict[str, str]:
@@ -261,9 +298,10 @@ def stories_for(
     state_path: Path,
     corrections: dict[str, str] | None = None,
     options: Options | None = None,
+    recover_from: Sequence[Path] = (),
 ) -> Assignment:
     """Assign stories and remember them, so later runs keep every id already given."""
-    state = load_state(state_path)
+    state = load_state(state_path, recover_from)
     result = assign(articles, state, corrections, options)
     if result.state.to_dict() != state.to_dict() or not state_path.is_file():
         write_json(state_path, result.state.to_dict())
@@ -271,10 +309,17 @@ def stories_for(
 
 
 def load_stories(
-    raw_dir: Path, state_dir: Path, articles: Sequence[Article], options: Options | None = None
+    raw_dir: Path,
+    state_dir: Path,
+    articles: Sequence[Article],
+    options: Options | None = None,
+    recover_from: Sequence[Path] = (),
 ) -> tuple[Assignment, list[Problem]]:
     """The stories of raw/'s articles with the user's corrections; bad correction lines reported
-    (and not applied, the rest are)."""
+    (and not applied, the rest are). `recover_from`: saved pulled tasks, which carry the story
+    ids they were sent with, to rebuild a damaged state file."""
     corrections = load_corrections(raw_dir, [a.id for a in articles])
-    result = stories_for(articles, state_dir / "stories.json", dict(corrections.items), options)
+    result = stories_for(
+        articles, state_dir / "stories.json", dict(corrections.items), options, recover_from
+    )
     return result, corrections.problems

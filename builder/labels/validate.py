@@ -10,7 +10,8 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator
 
-from builder.core.scheme import annotation_schema
+from builder.core.errors import BuilderError
+from builder.core.scheme import LABELED_TEXT, annotation_schema
 
 _validator = Draft202012Validator(annotation_schema())
 # The same schema compiled to Python: about 60 times faster. It only says "valid"; every record
@@ -117,6 +118,20 @@ def schema_errors(record: dict[str, Any]) -> list[Any]:
         return sorted(_validator.iter_errors(record), key=lambda e: e.json_path)
 
 
+def wrong_target(annotation: dict[str, Any]) -> tuple[str, str] | None:
+    """(JSON path, reason) of the first result item that points at nothing in the labeling
+    config: its answer labels no text the annotator saw, so it is no vote."""
+    for index, item in enumerate(annotation.get("result") or []):
+        to_name = item.get("to_name")
+        if to_name != LABELED_TEXT:
+            return (
+                f"$.result[{index}].to_name",
+                f"to_name {to_name!r} points at nothing in the labeling config (its choices "
+                f"label {LABELED_TEXT!r})",
+            )
+    return None
+
+
 def _reject(record: dict[str, Any], path: str, reason: str) -> dict[str, Any]:
     return {
         "task_id": record["task_id"],
@@ -158,10 +173,13 @@ def validate_export(
             record = record_of(project, task, annotation)
             record["ground_truth"] = record["ground_truth"] or ground_truth
             errors = schema_errors(record)
+            target = wrong_target(annotation)
             if errors:
                 # One reject per annotation keeps the counts adding up; every reason is named.
                 reason = "; ".join(f"{e.json_path}: {e.message}" for e in errors)
                 out.rejected.append(_reject(record, errors[0].json_path, reason))
+            elif target is not None:
+                out.rejected.append(_reject(record, *target))
             elif record["item_id"] not in known_items:
                 out.rejected.append(
                     _reject(
@@ -176,14 +194,28 @@ def validate_export(
 
 
 def parse_export(data: bytes, source: str) -> list[dict[str, Any]]:
-    from builder.core.errors import BuilderError
-
+    """A Label Studio JSON export, its shape checked down to the result items, so nothing
+    later stumbles on a server's (or a proxy's) odd answer."""
     try:
         tasks = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise BuilderError(
-            f"{source}: not a JSON export ({exc.msg} at line {exc.lineno})"
-        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BuilderError(f"{source}: not a JSON export ({exc})") from None
     if not isinstance(tasks, list):
         raise BuilderError(f"{source}: expected a JSON list of tasks")
+    for index, task in enumerate(tasks):
+        where = f"{source}: task [{index}]"
+        if not isinstance(task, dict) or "id" not in task:
+            raise BuilderError(f"{where} is not a task object with an id")
+        if not isinstance(task.get("data") or {}, dict):
+            raise BuilderError(f"{where}: its data is not an object")
+        # Drafts are only counted (the export lists them by id), annotations are read.
+        if not isinstance(task.get("drafts") or [], list):
+            raise BuilderError(f"{where}: drafts is not a list")
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+            raise BuilderError(f"{where}: annotations is not a list of objects")
+        for annotation in annotations:
+            result = annotation.get("result") or []
+            if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+                raise BuilderError(f"{where}: a result of its annotations is not a list of objects")
     return tasks

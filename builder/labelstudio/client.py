@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
+import pydantic
 
 # The generated base client, not `label_studio_sdk.LabelStudio`: that one's extensions load
 # pandas and the label-interface models at import (about 0.5 s of every command's start).
@@ -25,6 +26,8 @@ from builder.core.errors import BuilderError
 TIMEOUT_SECONDS = 900
 PAGE_SIZE = 5000
 CHANGED_VIEW_TITLE = "builder: changed since the last pull"
+# What an export snapshot's status can be (Label Studio's data_export ConvertedFormat Status).
+EXPORT_STATES = frozenset({"created", "in_progress", "completed", "failed"})
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,45 @@ class ProjectInfo:
     show_predictions: bool = True
 
 
+NOT_LABEL_STUDIO_FIX = (
+    "check LABEL_STUDIO_URL (or LABEL_STUDIO_PORT for the local server): it must be the address "
+    "of a Label Studio server, not of a proxy's login page or another service"
+)
+
+
+class UnexpectedAnswer(BuilderError):
+    """The server answered, but not as Label Studio does."""
+
+    def __init__(self, url: str, what: str) -> None:
+        super().__init__(
+            f"the server at {url} does not answer like Label Studio: {what}",
+            fix=NOT_LABEL_STUDIO_FIX,
+        )
+
+
 @contextmanager
 def plain_errors(url: str) -> Iterator[None]:
-    """Turn transport and API failures into BuilderErrors that say the cause and the fix."""
+    """Turn transport and API failures into BuilderErrors that say the cause and the fix.
+
+    An answer of the wrong shape (HTML where JSON belongs, a list where an object belongs,
+    a missing field) shows up as a KeyError, TypeError or the like where it is read: inside
+    this block that is the server's fault, and said so, not a traceback.
+    """
     try:
         yield
+    except BuilderError:
+        raise
     except httpx.TransportError as exc:
         raise BuilderError(
             f"cannot reach Label Studio at {url} ({type(exc).__name__})",
             fix="start the local one with `make labelstudio`, or check LABEL_STUDIO_URL",
         ) from None
     except ApiError as exc:
+        if exc.status_code is not None and 200 <= exc.status_code < 300:
+            # The SDK raises ApiError with the success status when the body is not JSON.
+            raise UnexpectedAnswer(
+                url, f"HTTP {exc.status_code} with a body that is not JSON: {_excerpt(exc.body)}"
+            ) from None
         if exc.status_code in (401, 403):
             raise BuilderError(
                 f"Label Studio at {url} refused the API key (HTTP {exc.status_code})",
@@ -61,6 +92,20 @@ def plain_errors(url: str) -> Iterator[None]:
         raise BuilderError(
             f"Label Studio at {url} answered HTTP {exc.status_code}: {body}"
         ) from None
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        # pydantic's ValidationError is a ValueError: the SDK's models refused the answer.
+        kind = "answer refused by the SDK" if isinstance(exc, pydantic.ValidationError) else None
+        raise UnexpectedAnswer(
+            url,
+            f"{kind or 'an answer of an unexpected shape'} ({type(exc).__name__}: "
+            f"{_excerpt(str(exc))})",
+        ) from None
+
+
+def _excerpt(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = " ".join(text.split())
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))
 
 
 def data_manager_time(when: str) -> str:
@@ -77,14 +122,17 @@ class LabelStudioClient:
     """What the builder needs from a Label Studio server, nothing more."""
 
     def __init__(self, settings: Settings) -> None:
-        self.url = settings.server_url
+        # What messages, state and reports show: a password in LABEL_STUDIO_URL never is.
+        self.url = settings.server_url_shown
         if settings.uses_local_server:
             # The local API key goes only to the server `make labelstudio` started.
             from builder.labelstudio.server import verify_local
 
             verify_local(settings)
         self._sdk = LabelStudioBase(
-            base_url=self.url, api_key=settings.api_key.reveal(), timeout=TIMEOUT_SECONDS
+            base_url=settings.server_url,
+            api_key=settings.api_key.reveal(),
+            timeout=TIMEOUT_SECONDS,
         )
 
     def _call(
@@ -116,12 +164,26 @@ class LabelStudioClient:
             raise ApiError(
                 status_code=response.status_code, headers=dict(response.headers), body=detail
             )
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("content-type", "no content type")
+            raise UnexpectedAnswer(
+                self.url,
+                f"{method} /{path} gave HTTP {response.status_code} with {kind}, not JSON: "
+                f"{_excerpt(response.text)}",
+            ) from None
 
     def check(self) -> None:
         """Fail early, and plainly, if the server is down or the key is refused."""
         with plain_errors(self.url):
-            self._call("GET", "api/projects", {"page_size": 1, "include": "id"})
+            listed = self._call("GET", "api/projects", {"page_size": 1, "include": "id"})
+        if not isinstance(listed, dict) or not isinstance(listed.get("results"), list):
+            raise UnexpectedAnswer(
+                self.url, f"GET /api/projects gave {_excerpt(listed)}, not a list of projects"
+            )
 
     # Projects ------------------------------------------------------------------------------
     @staticmethod
@@ -265,7 +327,10 @@ class LabelStudioClient:
         params = {"return_task_ids": True, "commit_to_project": True}
         with plain_errors(self.url):
             imported = self._call("POST", f"api/projects/{project_id}/import", params, tasks)
-        return list(imported.get("task_ids") or [])
+            task_ids = imported["task_ids"]
+            if not isinstance(task_ids, list):
+                raise TypeError(f"task_ids is {task_ids!r}")
+            return task_ids
 
     # Predictions ---------------------------------------------------------------------------
     def model_versions(self, project_id: int) -> dict[str, int]:
@@ -343,6 +408,10 @@ class LabelStudioClient:
         )
         deadline = time.monotonic() + TIMEOUT_SECONDS
         while export.status not in ("completed", "failed"):
+            if export.id is None or export.status not in EXPORT_STATES:
+                raise UnexpectedAnswer(
+                    self.url, f"an export of project {project_id} has status {export.status!r}"
+                )
             if time.monotonic() > deadline:
                 raise BuilderError(f"export {export.id} of project {project_id} timed out")
             time.sleep(0.1)
@@ -393,12 +462,12 @@ class LabelStudioClient:
         """Ids of the users who answered or skipped the task (the task view lists skips too)."""
         with plain_errors(self.url):
             annotations = self._sdk.tasks.get(task_id).annotations or []
-        ids = []
-        for annotation in annotations:
-            who = (
-                annotation["completed_by"]
-                if isinstance(annotation, dict)
-                else annotation.completed_by
-            )
-            ids.append(who["id"] if isinstance(who, dict) else who)
-        return ids
+            ids = []
+            for annotation in annotations:
+                who = (
+                    annotation["completed_by"]
+                    if isinstance(annotation, dict)
+                    else annotation.completed_by
+                )
+                ids.append(who["id"] if isinstance(who, dict) else who)
+            return ids

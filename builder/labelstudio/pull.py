@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.core.atomic import write_bytes, write_json, write_jsonl, write_new
-from builder.core.config import Settings
+from builder.core.config import PULLS_DIR, RECORDS_DIR, Settings
 from builder.core.errors import BuilderError
 from builder.labels.validate import ITEM_KEY, Validated, parse_export, validate_export
 
@@ -30,28 +30,97 @@ class PullPaths:
 
     @property
     def snapshots(self) -> Path:
-        return self.root / "pulls"
+        return self.root / PULLS_DIR
 
     @property
     def accepted(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.jsonl"
+        return self.root / RECORDS_DIR / f"{self.project}.jsonl"
 
     @property
     def rejects(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.rejects.jsonl"
+        return self.root / RECORDS_DIR / f"{self.project}.rejects.jsonl"
 
     @property
     def tasks(self) -> Path:
         """The latest version of every annotated task pulled so far, merged across pulls."""
-        return self.root / "annotations" / f"{self.project}.tasks.json"
+        return self.root / RECORDS_DIR / f"{self.project}.tasks.json"
 
     @property
     def summary(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.summary.json"
+        return self.root / RECORDS_DIR / f"{self.project}.summary.json"
 
 
 def pull_paths(settings: Settings, project: str) -> PullPaths:
     return PullPaths(settings.exports_dir, project)
+
+
+class DamagedFile(BuilderError):
+    """A file the builder derived from the pulls cannot be read (cut short, edited by hand)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"{path} is damaged ({reason})",
+            fix="run `make pull`: it rebuilds exports/annotations/ from the saved pulls in "
+            "exports/pulls/ and the server (the saved pulls are never changed)",
+        )
+        self.path = path
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DamagedFile(path, f"not JSON: {exc}") from None
+
+
+def read_tasks(path: Path) -> list[dict[str, Any]]:
+    """A saved export or merged tasks file: a JSON list of task objects."""
+    tasks = _load_json(path)
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) and "id" in t for t in tasks):
+        raise DamagedFile(path, "not a JSON list of tasks with ids")
+    return tasks
+
+
+def _set_aside(path: Path) -> Path:
+    """Move a damaged file out of the way, kept for a look: nothing is deleted."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    path.replace(aside)
+    return aside
+
+
+def repair(paths: PullPaths) -> list[str]:
+    """Mend what an earlier pull left damaged before this one reads it; say what was done.
+
+    The merged tasks are rebuilt from the saved pulls they came from (the summary lists
+    them); what cannot be rebuilt is set aside, so this pull exports every annotated task
+    again. The records and rejects need nothing: every pull rewrites them from the tasks.
+    """
+    done = []
+    try:
+        summary = read_summary(paths.summary)
+    except DamagedFile as exc:
+        aside = _set_aside(paths.summary)
+        done.append(f"{exc.message}: set aside as {aside.name}; pulling every annotated task")
+        return done
+    if summary is None or not paths.tasks.is_file():
+        return done
+    try:
+        read_tasks(paths.tasks)
+        return done
+    except DamagedFile as exc:
+        damage = exc.message
+    try:
+        by_id: dict[Any, dict[str, Any]] = {}
+        for name in summary.get("snapshots") or [summary["snapshot"]]:
+            by_id.update({task["id"]: task for task in read_tasks(paths.snapshots / name)})
+    except (OSError, KeyError, TypeError, DamagedFile):
+        aside = _set_aside(paths.tasks)
+        done.append(f"{damage}: set aside as {aside.name}; pulling every annotated task")
+        return done
+    tasks = [by_id[task_id] for task_id in sorted(by_id)]
+    write_bytes(paths.tasks, json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
+    done.append(f"{damage}: rebuilt from the saved pulls it came from ({len(tasks)} tasks)")
+    return done
 
 
 def save_snapshot(paths: PullPaths, data: bytes) -> Path:
@@ -88,7 +157,7 @@ def process_snapshot(
     previous = read_summary(paths.summary) if merge else None
     if merge and paths.tasks.is_file():
         # The changed tasks replace their earlier versions; the rest stays as pulled before.
-        by_id = {task["id"]: task for task in json.loads(paths.tasks.read_bytes())}
+        by_id = {task["id"]: task for task in read_tasks(paths.tasks)}
         by_id.update({task["id"]: task for task in fresh})
         tasks = [by_id[task_id] for task_id in sorted(by_id)]
         tasks_bytes = json.dumps(tasks, ensure_ascii=False).encode("utf-8")
@@ -218,16 +287,41 @@ def since_last_pull(paths: PullPaths, project_id: int, full: bool) -> str | None
 def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DamagedFile(path, f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     # Only "\n" ends a record: str.splitlines would also cut at U+2028 inside a JSON string.
-    lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-    # One parse of the whole file is several times faster than one per line.
-    return json.loads("[" + ",".join(lines) + "]")
+    lines = [line for line in text.split("\n") if line.strip()]
+    try:
+        # One parse of the whole file is several times faster than one per line.
+        records = json.loads("[" + ",".join(lines) + "]")
+        if all(isinstance(record, dict) for record in records):
+            return records
+    except ValueError:
+        pass
+    raise DamagedFile(path, f"line {_first_bad_line(text)} is not a JSON record")
+
+
+def _first_bad_line(text: str) -> int:
+    """The number of the first line that is not a JSON object (looked for only on failure)."""
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        try:
+            if line.strip() and not isinstance(json.loads(line), dict):
+                return number
+        except ValueError:
+            return number
+    return len(lines)
 
 
 def read_summary(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    summary = _load_json(path)
+    if not isinstance(summary, dict) or not isinstance(summary.get("counts"), dict):
+        raise DamagedFile(path, "not a pull summary")
+    return summary
 
 
 ADJUDICATED = "{project}-adjudication"

@@ -376,8 +376,10 @@ def save_credentials(env_path: Path, values: dict[str, str]) -> None:
 def start(settings: Settings) -> ServerInfo:
     """Start the local server unless it already runs; print where it is and how to log in."""
     if not settings.uses_local_server:
-        print(f"A team server is configured ({settings.server_url}): not starting a local one.")
-        return ServerInfo(settings.server_url, "", "", None)
+        print(
+            f"A team server is configured ({settings.server_url_shown}): not starting a local one."
+        )
+        return ServerInfo(settings.server_url_shown, "", "", None)
 
     running = status(settings)
     if running:
