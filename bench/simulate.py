@@ -181,7 +181,8 @@ def simulate(
         "budgets": budgets,
         "evals": curves,
         "targets": targets(curves, [p.name for p in eval_paths], budgets),
-        # The annotator simulation (majority vote against Dawid–Skene) adds its part here.
+        # Room for the annotator simulation's accuracies (majority vote against Dawid–Skene);
+        # today that is its own figure: `python -m bench --only annotators`.
         "annotators": None,
         "seconds": {"setup": round(setup, 1), "total": round(time.perf_counter() - began, 1)},
     }
