@@ -711,6 +711,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{sizes.offline_tasks * sizes.offline_per_task:,} offline records; repetitions: "
         f"{sizes.big_reps} for the 20k imports, listings, exports and pulls, {sizes.small_reps} "
         "for the quick syncs; medians shown.",
+        (
+            f"Scale figure: {args.scale or SCALE_DEFAULT:,} claim tasks, 2 annotations each, "
+            "imported with their tasks; one repetition; on SQLite (Label Studio's own server)"
+            + (", then on PostgreSQL (gunicorn, 3 workers)." if args.postgresql else ".")
+            if "scale" in names
+            else ""
+        ),
         "Each `sync`, `pull` and `dataset` is `python -m builder …` in a new process, timed from "
         f"outside, as `make` runs it; builder at commit {commit}"
         + ("." if builder_commit() == commit else f" (at {builder_commit()} by the end)."),

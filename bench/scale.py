@@ -80,7 +80,8 @@ def measured(root: Path, *args: str) -> Run:
 def reading_records(path: Path) -> float:
     """The floor of `dataset`: a new process that reads the pulled records, nothing more."""
     code = (
-        "import sys; from builder.labelstudio.pull import read_records; read_records(sys.argv[1])"
+        "import sys; from pathlib import Path; from builder.labelstudio.pull import read_records; "
+        "read_records(Path(sys.argv[1]))"
     )
     began = time.perf_counter()
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=child_environment())
@@ -199,7 +200,7 @@ def row(
 def run(url: str, token: str, work: Path, tasks: int, where: str) -> list[dict[str, Any]]:
     """Every figure of issue 13 at `tasks` tasks on the server at `url` (`where` names it)."""
     server = Server(url, token)
-    work = work / f"scale-{where.split()[0].lower()}"
+    work = work / f"scale-{where.split(',')[0].lower()}"
     articles = make_articles("scale", tasks, seed=11)
     env = {"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": token}
     base = make_root(work / "base", {"scale.jsonl": articles.records}, env)
