@@ -284,13 +284,35 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
     from builder.dataset.stance_rows import stance_parts
 
     corpus, controls, problems = corpus_with_controls(settings)
-    manifest = build_dataset(settings, corpus, stance_parts(settings), controls)
+    manifest = build_dataset(
+        settings, corpus, stance_parts(settings), controls, accept_imbalance=args.accept_imbalance
+    )
     counts = manifest["counts"]
+    splits = manifest["splits"]
     print(f"wrote {settings.dataset_dir}")
     for config, c in counts.items():
         print(f"  {config}: train {c['train']}, test {c['test']}")
-    if manifest["splits"]["by"] != "story_id":
-        print("  note: fewer than two stories, so the splits are by article (the card says so)")
+    print(
+        f"  split by {splits['mode']}: test share {splits['test_share']:.1%} of the labeled rows "
+        f"(TEST_SIZE {splits['test_size']})"
+    )
+    if splits["by"] != "split_group":
+        print("  note: fewer than two split groups, so the splits are by article (see the card)")
+    if splits["imbalance"]:
+        print(f"  WARNING, accepted with --accept-imbalance: {splits['imbalance']['reason']}")
+    for merged in splits["merged_across_splits"]:
+        print(
+            f"  note: split group {merged['group']} joins stories that were in train and in test: "
+            f"it stays in {merged['kept']}; {merged['rows_moved']} row(s) of "
+            f"{', '.join(merged['stories_moved'])} moved from {merged['from']}"
+        )
+    leakage = manifest["leakage"]
+    print(
+        f"  leakage audit: {leakage['exact_duplicates']} exact and {leakage['near_duplicates']} "
+        f"near-duplicate test sentence(s) of {leakage['test_sentences']} have a match in train; "
+        f"{leakage['similar_stories']} test story(ies) of {leakage['test_stories']} are similar to "
+        f"a train story (listed in {settings.dataset_dir / leakage['file']})"
+    )
     for project, items in manifest["unresolved"].items():
         if items:
             print(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")
@@ -506,7 +528,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--full", action="store_true", help="export every annotated task, not only the changed ones"
     )
-    sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
+    p = sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
+    p.add_argument(
+        "--accept-imbalance",
+        action="store_true",
+        help="build even when the test share cannot come near TEST_SIZE (the card says why)",
+    )
     p = sub.add_parser("stance", help="pair targets with other outlets' sentences; sync the pairs")
     p.add_argument(
         "--top-k",

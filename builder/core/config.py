@@ -20,6 +20,8 @@ DEFAULT_STANCE_MIN_SIMILARITY = 0.12
 # Label Studio refuses a project title over 50 characters, and the adjudication project's title
 # is the claims (or stance) title plus " · adjudication" (tasks/adjudicate.py): both must fit.
 MAX_PROJECT_TITLE = 50 - len(" · adjudication")
+# How the dataset is split: by split group (story) in a seeded order, or the latest groups in test.
+SPLIT_MODES = ("story", "time")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -207,6 +209,17 @@ class Settings:
             return int(raw)
         except ValueError as exc:
             raise BuilderError(f"SPLIT_SEED={raw!r} must be a whole number") from exc
+
+    @property
+    def split_by(self) -> str:
+        raw = self.get("SPLIT_BY", "story")
+        if raw.strip().lower() not in SPLIT_MODES:
+            raise BuilderError(
+                f"SPLIT_BY={raw!r} is not a split mode: it must be one of {', '.join(SPLIT_MODES)}",
+                fix="set SPLIT_BY=story (groups in a seeded order, the default) or SPLIT_BY=time "
+                "(the latest groups form the test split)",
+            )
+        return raw.strip().lower()
 
     @property
     def annotations_per_task(self) -> int:
