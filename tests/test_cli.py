@@ -183,3 +183,11 @@ def test_main_returns_the_exit_code_and_prints_no_traceback(
     captured = capsys.readouterr()
     assert captured.err.startswith("error: no such file")
     assert "Traceback" not in captured.err
+
+
+def test_a_bad_aggregation_is_refused_with_the_choices(root: Path) -> None:
+    done = run(root, "status", "--json", AGGREGATION="mean")
+    assert done.returncode != 0
+    assert "AGGREGATION='mean' is not a known aggregation" in done.stderr
+    assert "majority, dawid-skene" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -58,6 +58,9 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.pull_page_size == 5000
     assert settings.label_studio_database == ""
     assert settings.label_studio_workers == 0
+    assert settings.aggregation == "dawid-skene"
+    assert settings.min_posterior == 0.8
+    assert settings.dataset_license == "unknown"
 
 
 def test_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,6 +208,12 @@ def test_local_server_without_token(tmp_path: Path) -> None:
         ("PULL_PAGE_SIZE", "all", "pull_page_size"),
         ("LABEL_STUDIO_WORKERS", "-1", "label_studio_workers"),
         ("LABEL_STUDIO_WORKERS", "three", "label_studio_workers"),
+        ("AGGREGATION", "mean", "aggregation"),
+        ("AGGREGATION", "dawid_skene", "aggregation"),
+        ("MIN_POSTERIOR", "1.2", "min_posterior"),
+        ("MIN_POSTERIOR", "likely", "min_posterior"),
+        ("DATASET_LICENSE", "CC BY 4.0", "dataset_license"),
+        ("DATASET_LICENSE", "mit/../x", "dataset_license"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -236,6 +245,10 @@ def test_the_port_reaches_the_server_url(tmp_path: Path, monkeypatch: pytest.Mon
         ("STANCE_MIN_SIMILARITY", "1", "stance_min_similarity", 1.0),
         ("PULL_PAGE_SIZE", "100", "pull_page_size", 100),
         ("LABEL_STUDIO_WORKERS", "3", "label_studio_workers", 3),
+        ("AGGREGATION", "majority", "aggregation", "majority"),
+        ("AGGREGATION", "Dawid-Skene", "aggregation", "dawid-skene"),
+        ("MIN_POSTERIOR", "0.95", "min_posterior", 0.95),
+        ("DATASET_LICENSE", "CC-BY-4.0", "dataset_license", "cc-by-4.0"),
     ],
 )
 def test_good_values(

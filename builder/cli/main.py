@@ -315,7 +315,10 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
     )
     for project, items in manifest["unresolved"].items():
         if items:
-            print(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")
+            print(
+                f"  {project}: {len(items)} unresolved item(s) left out: ties or low "
+                "posteriors (see `make status`)"
+            )
     print(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')
     return 1 if problems else 0
 
@@ -332,7 +335,9 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
     claims = load_user_claims(settings.raw_dir)
     problems = corpus.problems + claims.problems
     report_problems(problems)
-    labels = aggregate(project_records(settings, "claims"))
+    labels = aggregate(
+        project_records(settings, "claims"), settings.aggregation, settings.min_posterior
+    )
     targets = targets_from(corpus, labels, claims.items)
     if not targets:
         raise BuilderError(
@@ -405,7 +410,8 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
         else:
             key = "pair_id"
             task_of_item = pair_data(settings)
-        todo = adjudications(project, aggregate(records), records, task_of_item, args.min_agreement)
+        labels = aggregate(records, settings.aggregation, settings.min_posterior)
+        todo = adjudications(project, labels, records, task_of_item, args.min_agreement)
         if not todo:
             print(f"{project}: nothing to adjudicate")
             continue

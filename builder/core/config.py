@@ -17,6 +17,14 @@ DEFAULT_PULL_PAGE_SIZE = 5000
 # Found on the sample corpus: they pair the death tolls and the ministers' last call.
 DEFAULT_STANCE_TOP_K = 3
 DEFAULT_STANCE_MIN_SIMILARITY = 0.12
+# How annotations become labels (labels/aggregate.py). Dawid-Skene is the default: on simulated
+# annotators over CheckThat! labels it beat the majority by 6 points (README, "Measured").
+AGGREGATIONS = ("majority", "dawid-skene")
+DEFAULT_AGGREGATION = "dawid-skene"
+# Below this posterior a Dawid-Skene label is unresolved and goes to adjudication, like a tie.
+DEFAULT_MIN_POSTERIOR = 0.8
+# The card's license: the builder cannot know the rights to the articles, so it claims none.
+DEFAULT_DATASET_LICENSE = "unknown"
 # Label Studio refuses a project title over 50 characters, and the adjudication project's title
 # is the claims (or stance) title plus " · adjudication" (tasks/adjudicate.py): both must fit.
 MAX_PROJECT_TITLE = 50 - len(" · adjudication")
@@ -264,4 +272,40 @@ class Settings:
             value = -1.0
         if not 0.0 <= value <= 1.0:
             raise BuilderError(f"STANCE_MIN_SIMILARITY={raw!r} must be a number between 0 and 1")
+        return value
+
+    # Labels -------------------------------------------------------------------------------
+    @property
+    def aggregation(self) -> str:
+        """How several annotations become one label: `majority` or `dawid-skene`."""
+        value = self.get("AGGREGATION", DEFAULT_AGGREGATION).strip().lower()
+        if value not in AGGREGATIONS:
+            raise BuilderError(
+                f"AGGREGATION={self.get('AGGREGATION')!r} is not a known aggregation",
+                fix=f"set AGGREGATION to one of: {', '.join(AGGREGATIONS)}",
+            )
+        return value
+
+    @property
+    def min_posterior(self) -> float:
+        """Dawid-Skene labels less probable than this go to adjudication, like ties."""
+        raw = self.get("MIN_POSTERIOR", str(DEFAULT_MIN_POSTERIOR))
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0.0 <= value <= 1.0:
+            raise BuilderError(f"MIN_POSTERIOR={raw!r} must be a number between 0 and 1")
+        return value
+
+    @property
+    def dataset_license(self) -> str:
+        """The card's `license`: a Hugging Face Hub license id (cc-by-4.0, mit, other, …)."""
+        raw = self.get("DATASET_LICENSE", DEFAULT_DATASET_LICENSE)
+        value = raw.strip().lower()
+        if not value or not all(c.isascii() and (c.isalnum() or c in ".-+_") for c in value):
+            raise BuilderError(
+                f"DATASET_LICENSE={raw!r} is not a license id",
+                fix="use a Hugging Face Hub license id such as cc-by-4.0, cc-by-nc-4.0, mit, other",
+            )
         return value

@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ from builder.core.config import Settings
 from builder.core.errors import BuilderError
 from builder.core.features import features_for
 from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
+from builder.dataset.baseline import baseline
 from builder.dataset.card import render_card
-from builder.dataset.figures import annotator_confusion, label_distribution
+from builder.dataset.figures import annotator_confusion, label_distribution, learning_curve
 from builder.dataset.leakage import audit
 from builder.dataset.splits import (
     SHARE_TOLERANCE,
@@ -36,7 +37,13 @@ from builder.dataset.splits import (
     test_share,
 )
 from builder.inputs.corpus import Corpus
-from builder.labels.aggregate import ItemLabel, aggregate, answer
+from builder.labels.aggregate import (
+    ItemLabel,
+    aggregate_with_competences,
+    answer,
+    competences,
+    effective_method,
+)
 from builder.labels.quality import agreement_and_confusion
 from builder.labelstudio.pull import project_records, pull_paths, read_summary
 from builder.tasks.claims import claim_tasks
@@ -88,9 +95,10 @@ def claims_rows(
             label, resolved_by = known, "control"
             annotations = item.annotations if item else 0
             agreement = round(votes.get(known, 0) / given, 4) if given else 0.0
+            posterior = 1.0
         elif item is not None and item.label is not None:
             label, resolved_by = item.label, item.resolved_by
-            annotations, agreement = item.annotations, item.agreement
+            annotations, agreement, posterior = item.annotations, item.agreement, item.posterior
         else:
             continue
         sentence = positions[task["sentence_id"]]
@@ -112,6 +120,7 @@ def claims_rows(
                 "language": task["language"],
                 "num_annotations": annotations,
                 "agreement": agreement,
+                "posterior": posterior,
                 "resolved_by": resolved_by,
                 "control": known is not None,
             }
@@ -311,7 +320,9 @@ def build_dataset(
     """
     controls = controls or {}
     claim_records = project_records(settings, "claims")
-    claim_labels = aggregate(claim_records)
+    claim_labels, claim_competences = aggregate_with_competences(
+        claim_records, settings.aggregation, settings.min_posterior
+    )
     tasks = claim_tasks(corpus)
     rows: dict[str, list[dict[str, Any]]] = {
         "claims": claims_rows(corpus, claim_labels, controls, tasks)
@@ -344,11 +355,14 @@ def build_dataset(
     try:
         staging.mkdir(parents=True)
         counts: dict[str, dict[str, Any]] = {}
+        baselines: dict[str, dict[str, Any]] = {}
         for config, config_rows in rows.items():
             by_split: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
             for row in config_rows:
                 by_split[assignment[group_of(config, row)]].append(row)
             write_split_files(staging, config, by_split)
+            if config in ("claims", "stance"):
+                baselines[config] = baseline(config, by_split)
             if config == "claims":
                 leakage = audit(by_split)
             counts[config] = {split: len(by_split[split]) for split in SPLITS}
@@ -364,6 +378,7 @@ def build_dataset(
                 }
         manifest = {
             "builder_version": __version__,
+            "license": settings.dataset_license,
             "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
             "raw_inputs": raw_inputs(settings),
             "exports_used": {
@@ -396,7 +411,22 @@ def build_dataset(
         }
         figures = {p: agreement_and_confusion(p, recs) for p, recs in anonymous.items()}
         manifest["agreement"] = {p: agreement for p, (agreement, _) in figures.items()}
+        manifest["aggregation"] = {
+            p: effective_method(recs, settings.aggregation) for p, recs in per_project.items()
+        }
+        estimated = {"claims": claim_competences}
+        if stance is not None:
+            estimated["stance"] = competences(stance.records)
+        manifest["competence"] = {
+            project: sorted(
+                ({**asdict(c), "annotator": pseudonym(c.annotator)} for c in rows),
+                key=lambda row: row["annotator"],
+            )
+            for project, rows in estimated.items()
+        }
+        manifest["baseline"] = baselines
         label_distribution(staging / "label_distribution.png", counts)
+        learning_curve(staging / "learning_curve.png", baselines)
         annotator_confusion(
             staging / "annotator_confusion.png",
             {p: confusion for p, (_, confusion) in figures.items()},

@@ -39,7 +39,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
         return None
     records = project_records(settings, paths.project)
     data = pair_data(settings)
-    labels = aggregate(records)
+    labels = aggregate(records, settings.aggregation, settings.min_posterior)
     names = question_for("stance").names
     parts = StanceParts(records=records, summary=summary)
     for pair_id, pair in sorted(data.items()):
@@ -67,6 +67,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
                 "similarity": pair["similarity"],
                 "num_annotations": item.annotations,
                 "agreement": item.agreement,
+                "posterior": item.posterior,
                 "resolved_by": item.resolved_by,
             }
         )
