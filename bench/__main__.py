@@ -538,9 +538,8 @@ def fig_segment(bench: Bench) -> list[Row]:
     return out
 
 
-<<<<<<< HEAD
 def fig_scale(bench: Bench) -> list[Row]:
-    """8. `--scale N`: N claim tasks, 2N annotations: sync, pulls, dataset, memory, requests."""
+    """12. `--scale N`: N claim tasks, 2N annotations: sync, pulls, dataset, memory, requests."""
     from bench import scale
 
     tasks = bench.scale or SCALE_DEFAULT
@@ -554,7 +553,8 @@ def fig_scale(bench: Bench) -> list[Row]:
         finally:
             bench_server.stop(server)
     return [Row(**row) for row in rows]
-=======
+
+
 def fig_annotators(bench: Bench) -> list[Row]:
     """11. Simulated annotators on CheckThat! labels: Dawid-Skene against the majority."""
     from bench.annotators import DEFAULT_POOL, POOL_FILE, simulate_annotators
@@ -695,7 +695,6 @@ def fig_split_checkworthy(bench: Bench) -> list[Row]:
             (r["problem"] or "")[:160],
         )
     ]
->>>>>>> main
 
 
 FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
@@ -707,14 +706,11 @@ FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
     "pull-new": (fig_pull_new, True),
     "offline": (fig_offline, False),
     "segment": (fig_segment, False),
-<<<<<<< HEAD
-    "scale": (fig_scale, True),
-=======
     "annotators": (fig_annotators, False),
     "audit": (fig_audit, False),
     "split-ecb": (fig_split_ecb, False),
     "split-checkworthy": (fig_split_checkworthy, False),
->>>>>>> main
+    "scale": (fig_scale, True),
 }
 
 
