@@ -185,6 +185,8 @@ def row(
     passed: bool | None,
     note: str = "",
 ) -> dict[str, Any]:
+    # Said at once, so a later failure does not lose what was measured.
+    say(f"bench: scale: {figure}: {measured}; {baseline}; ratio {ratio}; {target}: {passed}")
     return {
         "figure": figure,
         "measured": measured,
