@@ -257,6 +257,62 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
                 server_time=server_time,
             )
             print_counts(name, pages, validated.counts, paths.rejects, since)
+    if args.suggest:
+        run_suggest(settings, client, corpus)
+    return 1 if corpus.problems else 0
+
+
+def run_suggest(settings: Settings, client: Any, corpus: Any) -> None:
+    from builder.labelstudio.suggest import UNCERTAINTY_SAMPLING, suggest_all
+
+    for done in suggest_all(client, settings, corpus):
+        name, result = done.project, done.suggestions
+        if result is None:
+            print(f"{name}: no project {done.title!r} yet: nothing to suggest")
+            continue
+        counts = ", ".join(f"{label} {n}" for label, n in result.labels_per_class.items())
+        if done.note == "too few labels":
+            short = ", ".join(f"{label} has {n}" for label, n in result.short.items())
+            print(
+                f"{name}: too few labels to order by a model ({short}; at least "
+                f"{result.minimum} of each needed, SUGGEST_MIN_LABELS): the labeling order of "
+                f"project {done.project_id} is left as it is"
+            )
+            continue
+        print(f"{name}: model {result.version} trained on {counts}")
+        if done.note == "no unlabeled task":
+            print(f"{name}: every task of project {done.project_id} is labeled: nothing to order")
+            continue
+        report = done.report
+        assert report is not None
+        if report.unchanged:
+            print(f"{name}: project {done.project_id} already ordered by {result.version}")
+            continue
+        deleted = sum(report.deleted.values())
+        print(
+            f"{name}: wrote {report.written} prediction(s) on unlabeled tasks"
+            + (f"; deleted {deleted} of older model versions" if report.deleted else "")
+        )
+        shown = (
+            "shown to annotators as pre-annotations (SHOW_SUGGESTIONS=1)"
+            if settings.show_suggestions
+            else "hidden from annotators (SHOW_SUGGESTIONS=1 shows them)"
+        )
+        print(
+            f"{name}: project {done.project_id} serves the least certain task first "
+            f"({UNCERTAINTY_SAMPLING!r}, spread over stories); suggestions {shown}"
+        )
+
+
+def cmd_suggest(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.inputs.corpus import load_corpus
+    from builder.labelstudio.client import LabelStudioClient
+
+    corpus = load_corpus(settings)
+    report_problems(corpus.problems)
+    client = LabelStudioClient(settings)
+    client.check()
+    run_suggest(settings, client, corpus)
     return 1 if corpus.problems else 0
 
 
@@ -319,7 +375,18 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
                 f"  {project}: {len(items)} unresolved item(s) left out: ties or low "
                 "posteriors (see `make status`)"
             )
-    print(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')
+    for config, result in manifest["baseline"].items():
+        if not result["trained"]:
+            print(f"  baseline ({config}): not trained: {result['reason']}")
+            continue
+        positive = (
+            f"F1 checkworthy {result['f1_checkworthy']:.3f}, " if "f1_checkworthy" in result else ""
+        )
+        print(
+            f"  baseline ({config}, trained on train): {positive}macro-F1 "
+            f"{result['macro_f1']:.3f} on {result['test_rows']} test rows (see the card)"
+        )
+    print(f'load it with: datasets.load_dataset("{settings.dataset_dir}")  # claims by default')
     return 1 if problems else 0
 
 
@@ -509,6 +576,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "sync": cmd_sync,
     "pull": cmd_pull,
     "dataset": cmd_dataset,
+    "suggest": cmd_suggest,
     "status": cmd_status,
     "stance": cmd_stance,
     "adjudicate": cmd_adjudicate,
@@ -534,6 +602,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--full", action="store_true", help="export every annotated task, not only the changed ones"
     )
+    p.add_argument(
+        "--suggest", action="store_true", help="then order the labeling by a model (`suggest`)"
+    )
+    sub.add_parser(
+        "suggest",
+        help="train on the labels; predict the unlabeled tasks; serve the least certain first",
+    )
     p = sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
     p.add_argument(
         "--accept-imbalance",
@@ -554,7 +629,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p = sub.add_parser("adjudicate", help="send ties (and low agreement) to adjudication")
+    p = sub.add_parser(
+        "adjudicate", help="send ties and low posteriors (and low agreement) to adjudication"
+    )
     p.add_argument(
         "--min-agreement",
         type=float,
