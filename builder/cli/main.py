@@ -288,7 +288,8 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
     from builder.labelstudio.client import LabelStudioClient
     from builder.labelstudio.pull import (
         ADJUDICATED,
-        process_snapshot,
+        new_pull_name,
+        process_pages,
         pull_paths,
         read_summary,
         repair,
@@ -335,12 +336,19 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
             for message in repair(paths):
                 print(f"{name}: {message}", file=sys.stderr)
             since = since_last_pull(paths, info.id, args.full)
-            data, server_time = client.export_snapshot(info.id, since)
-            # Saved verbatim, under a new name, before anything reads it.
-            snapshot = save_snapshot(paths, data)
-            validated = process_snapshot(
+            pull_name = new_pull_name(paths)
+            pages, times = [], []
+            for number, (data, page_time) in enumerate(
+                client.export_pages(info.id, settings.pull_page_size, since), start=1
+            ):
+                # Each page saved verbatim, under the pull's name, before anything reads it.
+                pages.append(save_snapshot(paths, data, pull_name, number))
+                times.append(page_time)
+            # The first page's time: what changes after it, the next pull looks for.
+            server_time = min(times)
+            validated = process_pages(
                 paths,
-                snapshot,
+                pages,
                 known,
                 info.id,
                 question_project,
@@ -350,7 +358,7 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
                 allow_shrink=args.allow_shrink,
                 expected_data=claim_data if question_project == "claims" else None,
             )
-            print_counts(name, snapshot, validated.counts, paths.rejects, since)
+            print_counts(name, pages, validated.counts, paths.rejects, since)
             changed = (read_summary(paths.summary) or {}).get("data_changed_on_server") or {}
             if changed:
                 items = [f"task {task}: {', '.join(f)}" for task, f in changed.items()]
@@ -419,13 +427,16 @@ def cmd_suggest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def print_counts(
-    project: str, snapshot: Path, counts: dict[str, int], rejects: Path, since: str | None
+    project: str, pages: list[Path], counts: dict[str, int], rejects: Path, since: str | None
 ) -> None:
     skipped = ", ".join(
         f"{k.removeprefix('skipped_')} {v}" for k, v in counts.items() if k.startswith("skipped_")
     )
     what = f"the tasks changed since {since}" if since else "every annotated task"
-    print(f"{project}: saved the export of {what} as {snapshot}")
+    if len(pages) == 1:
+        print(f"{project}: saved the export of {what} as {pages[0]}")
+    else:
+        print(f"{project}: saved the export of {what} in {len(pages)} pages: {pages[0]} …")
     print(
         f"{project}: pulled {counts['pulled']} = accepted {counts['accepted']} + rejected "
         f"{counts['rejected']} + skipped {counts['skipped']}" + (f" ({skipped})" if skipped else "")
