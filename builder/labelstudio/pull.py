@@ -263,9 +263,13 @@ def process_pages(
     old = read_tasks(paths.tasks) if merge and paths.tasks.is_file() else iter(())
     project = question_project or paths.project
     expected = expected_data() if expected_data else None
-    task_ids: set[Any] = set()
-    accepted_ids: set[Any] = set()
-    rejected_ids: set[Any] = set()
+    # What the last pull accepted (annotation id -> task id), to refuse losing any of it. Only
+    # ids of those records are collected below, so a first pull holds nothing.
+    before = {} if allow_shrink else previous_accepted(paths)
+    before_tasks = set(before.values())
+    kept: set[Any] = set()
+    rejected_now: set[Any] = set()
+    tasks_seen: set[Any] = set()
     changed: dict[str, list[str]] = {}
     # The three files are published only when all are written (innermost first); an error
     # inside the block (counts that do not add up, records lost) publishes none of them.
@@ -282,16 +286,20 @@ def process_pages(
                 separator = b",\n"
             validated = validate_export(project, chunk, known_items(chunk), ground_truth)
             check_counts(validated, pages[-1] if pages else paths.tasks)
-            task_ids.update(task.get("id") for task in chunk)
-            accepted_ids.update(r["annotation_id"] for r in validated.accepted)
-            rejected_ids.update(r["annotation_id"] for r in validated.rejected)
+            if before:
+                tasks_seen.update(t["id"] for t in chunk if t.get("id") in before_tasks)
+                kept.update(
+                    r["annotation_id"] for r in validated.accepted if r["annotation_id"] in before
+                )
+                rejected_now.update(
+                    r["annotation_id"] for r in validated.rejected if r["annotation_id"] in before
+                )
             changed.update(data_changes(project, chunk, expected))
             rejects_out.writelines(json_line(row) for row in validated.rejected)
             accepted_out.writelines(json_line(row) for row in validated.accepted)
             counts.add(validated)
         tasks_out.write(b"\n]\n")
-        if not allow_shrink:
-            check_no_records_lost(paths, task_ids, accepted_ids, rejected_ids, pages)
+        check_no_records_lost(paths, before, kept, rejected_now, tasks_seen, pages)
     names = [page.name for page in pages]
     summary: dict[str, Any] = {
         "project": paths.project,
@@ -351,16 +359,23 @@ def check_counts(validated: Validated, snapshot: Path) -> None:
         )
 
 
+def previous_accepted(paths: PullPaths) -> dict[Any, Any]:
+    """annotation id -> task id of the records the last pull accepted."""
+    if not paths.accepted.is_file():
+        return {}
+    return {r["annotation_id"]: r["task_id"] for r in read_records(paths.accepted)}
+
+
 def check_no_records_lost(
     paths: PullPaths,
-    in_export: set[Any],
+    before: dict[Any, Any],
     now: set[Any],
     rejected: set[Any],
+    in_export: set[Any],
     pages: list[Path],
 ) -> None:
     """Refuse a pull whose accepted records (`now`) miss some that the last pull had."""
-    before = read_records(paths.accepted)
-    lost = [r for r in before if r["annotation_id"] not in now]
+    lost = [{"annotation_id": a, "task_id": task} for a, task in before.items() if a not in now]
     if not lost:
         return
     snapshot = pages[-1] if pages else paths.snapshots
