@@ -7,6 +7,7 @@ VENV := .venv
 LS_VENV := .venv-labelstudio
 PY := $(VENV)/bin/python
 LABEL_STUDIO_VERSION := 1.23.2
+GUNICORN_VERSION := 27.0.1
 RUN := $(PY) -m builder
 
 .PHONY: help install labelstudio labelstudio-stop sync pull suggest stance adjudicate dataset status demo test format bench clean
@@ -26,10 +27,15 @@ $(LS_VENV)/.installed:
 	$(LS_VENV)/bin/python -m pip install -qq --disable-pip-version-check 'label-studio==$(LABEL_STUDIO_VERSION)'
 	@touch $@
 
-## install: create the project's venv and, apart, Label Studio's (idempotent)
-install: $(VENV)/.installed $(LS_VENV)/.installed
+# gunicorn serves Label Studio with several worker processes (LABEL_STUDIO_WORKERS), as a team does.
+$(LS_VENV)/.gunicorn: $(LS_VENV)/.installed
+	$(LS_VENV)/bin/python -m pip install -qq --disable-pip-version-check 'gunicorn==$(GUNICORN_VERSION)'
+	@touch $@
 
-## labelstudio: start a local Label Studio (127.0.0.1, SQLite) in the background
+## install: create the project's venv and, apart, Label Studio's (idempotent)
+install: $(VENV)/.installed $(LS_VENV)/.installed $(LS_VENV)/.gunicorn
+
+## labelstudio: start a local Label Studio (127.0.0.1; SQLite, or LABEL_STUDIO_DATABASE=postgresql://…)
 labelstudio: install
 	@$(RUN) labelstudio start
 
@@ -53,11 +59,11 @@ suggest: install
 stance: install
 	@$(RUN) stance
 
-## status: tasks, labeled, annotators, rejects, unresolved ties (JSON: make status ARGS=--json)
+## status: tasks, labeled, annotators and their competence, rejects, unresolved (JSON: ARGS=--json)
 status: install
 	@$(RUN) status $(ARGS)
 
-## adjudicate: send ties (and, with ARGS=--min-agreement 0.75, weak items) to adjudication
+## adjudicate: send ties and low posteriors (and, with ARGS=--min-agreement 0.75, weak items) to adjudication
 adjudicate: install
 	@$(RUN) adjudicate $(ARGS)
 

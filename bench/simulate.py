@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.annotators import simulate_annotators
 from builder.labels.model import MODEL_SPEC
 from builder.tasks.suggest import Item, Pool, Suggestions, make_pool, suggest
 
@@ -181,9 +182,9 @@ def simulate(
         "budgets": budgets,
         "evals": curves,
         "targets": targets(curves, [p.name for p in eval_paths], budgets),
-        # Room for the annotator simulation's accuracies (majority vote against Dawid–Skene);
-        # today that is its own figure: `python -m bench --only annotators`.
-        "annotators": None,
+        # The annotator simulation on the pool's labels: majority vote against Dawid–Skene
+        # (bench/annotators.py; also `python -m bench --only annotators`).
+        "annotators": simulate_annotators(pool_path, seeds, positive=positive),
         "seconds": {"setup": round(setup, 1), "total": round(time.perf_counter() - began, 1)},
     }
 

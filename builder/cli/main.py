@@ -195,7 +195,8 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
     from builder.labelstudio.client import LabelStudioClient
     from builder.labelstudio.pull import (
         ADJUDICATED,
-        process_snapshot,
+        new_pull_name,
+        process_pages,
         pull_paths,
         repair,
         save_snapshot,
@@ -238,12 +239,19 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
             for message in repair(paths):
                 print(f"{name}: {message}", file=sys.stderr)
             since = since_last_pull(paths, info.id, args.full)
-            data, server_time = client.export_snapshot(info.id, since)
-            # Saved verbatim, under a new name, before anything reads it.
-            snapshot = save_snapshot(paths, data)
-            validated = process_snapshot(
+            pull_name = new_pull_name(paths)
+            pages, times = [], []
+            for number, (data, page_time) in enumerate(
+                client.export_pages(info.id, settings.pull_page_size, since), start=1
+            ):
+                # Each page saved verbatim, under the pull's name, before anything reads it.
+                pages.append(save_snapshot(paths, data, pull_name, number))
+                times.append(page_time)
+            # The first page's time: what changes after it, the next pull looks for.
+            server_time = min(times)
+            validated = process_pages(
                 paths,
-                snapshot,
+                pages,
                 known,
                 info.id,
                 question_project,
@@ -251,7 +259,7 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
                 merge=since is not None,
                 server_time=server_time,
             )
-            print_counts(name, snapshot, validated.counts, paths.rejects, since)
+            print_counts(name, pages, validated.counts, paths.rejects, since)
     if args.suggest:
         run_suggest(settings, client, corpus)
     return 1 if corpus.problems else 0
@@ -312,13 +320,16 @@ def cmd_suggest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def print_counts(
-    project: str, snapshot: Path, counts: dict[str, int], rejects: Path, since: str | None
+    project: str, pages: list[Path], counts: dict[str, int], rejects: Path, since: str | None
 ) -> None:
     skipped = ", ".join(
         f"{k.removeprefix('skipped_')} {v}" for k, v in counts.items() if k.startswith("skipped_")
     )
     what = f"the tasks changed since {since}" if since else "every annotated task"
-    print(f"{project}: saved the export of {what} as {snapshot}")
+    if len(pages) == 1:
+        print(f"{project}: saved the export of {what} as {pages[0]}")
+    else:
+        print(f"{project}: saved the export of {what} in {len(pages)} pages: {pages[0]} …")
     print(
         f"{project}: pulled {counts['pulled']} = accepted {counts['accepted']} + rejected "
         f"{counts['rejected']} + skipped {counts['skipped']}" + (f" ({skipped})" if skipped else "")
@@ -368,7 +379,18 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
                 f"  {project}: {len(items)} unresolved item(s) left out: ties or low "
                 "posteriors (see `make status`)"
             )
-    print(f'load it with: datasets.load_dataset("{target}", "claims")')
+    for config, result in manifest["baseline"].items():
+        if not result["trained"]:
+            print(f"  baseline ({config}): not trained: {result['reason']}")
+            continue
+        positive = (
+            f"F1 checkworthy {result['f1_checkworthy']:.3f}, " if "f1_checkworthy" in result else ""
+        )
+        print(
+            f"  baseline ({config}, trained on train): {positive}macro-F1 "
+            f"{result['macro_f1']:.3f} on {result['test_rows']} test rows (see the card)"
+        )
+    print(f'load it with: datasets.load_dataset("{target}")  # claims by default')
     return 1 if problems else 0
 
 
@@ -612,7 +634,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p = sub.add_parser("adjudicate", help="send ties (and low agreement) to adjudication")
+    p = sub.add_parser(
+        "adjudicate", help="send ties and low posteriors (and low agreement) to adjudication"
+    )
     p.add_argument(
         "--min-agreement",
         type=float,

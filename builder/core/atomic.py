@@ -6,9 +6,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def shared_mode() -> int:
@@ -67,8 +68,32 @@ def write_json(path: Path, value: Any, shared: bool = False) -> None:
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
+def json_line(row: Any) -> bytes:
+    """One row of a .jsonl file, as write_jsonl writes it."""
+    return (_LINE_ENCODER.encode(row) + "\n").encode("utf-8")
+
+
 def write_jsonl(path: Path, rows: Iterable[Any], shared: bool = False) -> None:
     write_text(path, "".join(_LINE_ENCODER.encode(row) + "\n" for row in rows), shared)
+
+
+@contextmanager
+def open_atomic(path: Path) -> Iterator[IO[bytes]]:
+    """A file to stream into; it replaces `path` only when the block ends without an error.
+
+    For outputs too large to hold in memory: a reader sees the old file or the new one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 def write_new(path: Path, data: bytes) -> Path:

@@ -12,6 +12,9 @@ from builder.core.errors import BuilderError
 DEFAULT_PORT = 8080
 # Defaults of settings that steps also take as plain arguments, declared once here.
 DEFAULT_SYNC_BATCH_SIZE = 20000
+# Tasks per export request of a pull: Label Studio's open-source export is one synchronous
+# request, and exports of 18,000+ tasks time out behind proxies; its UI warns from 5,000.
+DEFAULT_PULL_PAGE_SIZE = 5000
 # Found on the sample corpus: they pair the death tolls and the ministers' last call.
 DEFAULT_STANCE_TOP_K = 3
 DEFAULT_STANCE_MIN_SIMILARITY = 0.12
@@ -277,6 +280,24 @@ class Settings:
         less work to an interrupted sync."""
         return _whole_number(
             self.get("SYNC_BATCH_SIZE", str(DEFAULT_SYNC_BATCH_SIZE)), "SYNC_BATCH_SIZE"
+        )
+
+    @property
+    def label_studio_database(self) -> str:
+        """The local server's PostgreSQL database as a URL; empty for SQLite in its data dir."""
+        return self.get("LABEL_STUDIO_DATABASE")
+
+    @property
+    def label_studio_workers(self) -> int:
+        """gunicorn worker processes for the local server; 0 for Label Studio's own server."""
+        raw = self.get("LABEL_STUDIO_WORKERS", "0")
+        return 0 if raw == "0" else _whole_number(raw, "LABEL_STUDIO_WORKERS")
+
+    @property
+    def pull_page_size(self) -> int:
+        """At most this many tasks per export request of a pull (a page of task ids)."""
+        return _whole_number(
+            self.get("PULL_PAGE_SIZE", str(DEFAULT_PULL_PAGE_SIZE)), "PULL_PAGE_SIZE"
         )
 
     @property

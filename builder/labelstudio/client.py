@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,9 +27,18 @@ from builder.core.errors import BuilderError
 # Imports and exports of large projects take far longer than the SDK's 60 s default.
 TIMEOUT_SECONDS = 900
 PAGE_SIZE = 5000
+# Set by `make bench`: where to log every request's time (see time_requests).
+REQUEST_LOG = "BUILDER_REQUEST_LOG"
+# The view of an earlier version of the builder, reused and renamed if an interrupted pull left it.
 CHANGED_VIEW_TITLE = "builder: changed since the last pull"
 # What an export snapshot's status can be (Label Studio's data_export ConvertedFormat Status).
 EXPORT_STATES = frozenset({"created", "in_progress", "completed", "failed"})
+PULL_VIEW_TITLE = "builder: pull"
+
+
+def _filter(name: str, operator: str, kind: str, value: Any) -> dict[str, Any]:
+    """One item of a Data Manager view's filters."""
+    return {"filter": name, "operator": operator, "type": kind, "value": value}
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,31 @@ def data_manager_time(when: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def time_requests(client: httpx.Client, log: Path) -> None:
+    """Append every request's method, path and seconds until its answer came to `log` (JSONL).
+
+    `make bench` reads it for the slowest single request, the one a proxy's timeout would cut.
+    Only the path is written: never a header, so never the API key.
+    """
+
+    def started(request: httpx.Request) -> None:
+        request.extensions["builder_started"] = time.perf_counter()
+
+    def answered(response: httpx.Response) -> None:
+        began = response.request.extensions.get("builder_started", time.perf_counter())
+        line = {
+            "method": response.request.method,
+            "path": response.request.url.path,
+            "status": response.status_code,
+            "seconds": round(time.perf_counter() - began, 4),
+        }
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+    client.event_hooks["request"].append(started)
+    client.event_hooks["response"].append(answered)
+
+
 class LabelStudioClient:
     """What the builder needs from a Label Studio server, nothing more."""
 
@@ -129,6 +165,9 @@ class LabelStudioClient:
             api_key=settings.api_key.reveal(),
             timeout=TIMEOUT_SECONDS,
         )
+        log = os.environ.get(REQUEST_LOG)
+        if log:
+            time_requests(self._sdk._client_wrapper.httpx_client.httpx_client, Path(log))
 
     def _call(
         self,
@@ -324,43 +363,83 @@ class LabelStudioClient:
         return int((deleted or {}).get("deleted_predictions", 0))
 
     # Annotations ---------------------------------------------------------------------------
-    def _changed_view(self, project_id: int, since: str) -> int:
-        """A Data Manager view of the tasks updated after `since`, made once and then reused."""
+    def _pull_view(self, project_id: int, filters: list[dict[str, Any]], view_id: int = 0) -> int:
+        """A Data Manager view of the project's tasks in id order, with these filters.
+
+        Made once per pull (a leftover of an interrupted pull is reused) and then updated.
+        """
         data = {
-            "title": CHANGED_VIEW_TITLE,
-            "filters": {
-                "conjunction": "and",
-                "items": [
-                    {
-                        "filter": "filter:tasks:updated_at",
-                        "operator": "greater",
-                        "type": "Datetime",
-                        "value": data_manager_time(since),
-                    }
-                ],
-            },
+            "title": PULL_VIEW_TITLE,
+            "ordering": ["tasks:id"],
+            "filters": {"conjunction": "and", "items": filters},
         }
-        for view in self._sdk.views.list(project=project_id):
-            if (view.data or {}).get("title") == CHANGED_VIEW_TITLE:
-                self._sdk.views.update(view.id, data=data, project=project_id)
-                return view.id
+        if not view_id:
+            for view in self._sdk.views.list(project=project_id):
+                if (view.data or {}).get("title") in (PULL_VIEW_TITLE, CHANGED_VIEW_TITLE):
+                    view_id = view.id
+                    break
+        if view_id:
+            self._sdk.views.update(view_id, data=data, project=project_id)
+            return view_id
         return self._sdk.views.create(project=project_id, data=data).id
 
-    def export_snapshot(self, project_id: int, since: str | None = None) -> tuple[bytes, str]:
+    def _task_id_at(self, project_id: int, view_id: int, position: int) -> tuple[int, int]:
+        """The id of the view's task at `position` (0-based, in id order), and the view's size."""
+        params = {"project": project_id, "view": view_id, "include": "id", "page_size": 1}
+        listed = self._call("GET", "api/tasks", {**params, "page": position + 1})
+        return listed["tasks"][0]["id"], int(listed["total"])
+
+    def page_ranges(
+        self, project_id: int, view_id: int, page_size: int
+    ) -> list[tuple[int, int] | None]:
+        """Inclusive task-id ranges of at most `page_size` of the view's tasks each, in order;
+        [None] when they fit in one page (no range needed)."""
+        params = {"project": project_id, "view": view_id, "include": "id", "page_size": 1}
+        total = int(self._call("GET", "api/tasks", params)["total"])
+        if total <= page_size:
+            return [None]
+        # One small request per page: the task at each page's first position, and the last one.
+        starts = [self._task_id_at(project_id, view_id, k)[0] for k in range(0, total, page_size)]
+        last = self._task_id_at(project_id, view_id, total - 1)[0]
+        ends = [start - 1 for start in starts[1:]] + [last]
+        return list(zip(starts, ends, strict=True))
+
+    def export_pages(
+        self, project_id: int, page_size: int, since: str | None = None
+    ) -> Iterator[tuple[bytes, str]]:
         """The server's JSON export of the annotated tasks (only those changed after `since`,
-        an ISO time of the server's), with every kind of annotation; and the export's own time."""
+        an ISO time of the server's), with every kind of annotation, as pages of at most
+        `page_size` tasks in task-id order; each page with the export's own time.
+
+        The pages are task-id ranges fixed when the pull starts, so a task imported during the
+        pull waits for the next one, and no single request exports a project of any size.
+        """
+        base: list[dict[str, Any]] = []
+        if since is not None:
+            base.append(
+                _filter("filter:tasks:updated_at", "greater", "Datetime", data_manager_time(since))
+            )
         with plain_errors(self.url):
-            task_filter: dict[str, Any] = {"only_with_annotations": True}
-            view_id = None
-            if since is not None:
-                view_id = self._changed_view(project_id, since)
-                task_filter["view"] = view_id
+            view_id = self._pull_view(project_id, base)
             try:
-                return self._export(project_id, task_filter)
+                for bounds in self.page_ranges(project_id, view_id, page_size):
+                    if bounds is not None:
+                        low, high = bounds
+                        id_range = _filter(
+                            "filter:tasks:id", "in", "Number", {"min": low, "max": high}
+                        )
+                        self._pull_view(project_id, [*base, id_range], view_id)
+                    # One page (even an empty one: its time says where the next pull starts).
+                    yield self._export(project_id, {"only_with_annotations": True, "view": view_id})
             finally:
                 # The view would show up as a tab in the project's Data Manager: remove it.
-                if view_id is not None:
-                    self._sdk.views.delete(view_id)
+                self._sdk.views.delete(view_id)
+
+    def export_snapshot(self, project_id: int, since: str | None = None) -> tuple[bytes, str]:
+        """The whole export in one request (export_pages with one page), for small projects."""
+        pages = list(self.export_pages(project_id, 10**9, since))
+        [(data, created)] = pages
+        return data, created
 
     def _export(self, project_id: int, task_filter: dict[str, Any]) -> tuple[bytes, str]:
         """One export snapshot, waited for and downloaded."""
@@ -386,6 +465,8 @@ class LabelStudioClient:
         data = b"".join(
             self._sdk.projects.exports.download(project_id, export.id, export_type="JSON")
         )
+        # Our copy is the verbatim record; the server's would pile up, one per page and pull.
+        self._sdk.projects.exports.delete(project_id, export.id)
         # The server's clock, not ours, says from when the next pull must look.
         created = export.created_at.isoformat() if export.created_at else ""
         return data, created

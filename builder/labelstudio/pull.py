@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from builder.core.atomic import write_bytes, write_json, write_jsonl, write_new
+from builder.core.atomic import json_line, open_atomic, write_bytes, write_json, write_new
 from builder.core.config import PULLS_DIR, RECORDS_DIR, Settings
 from builder.core.errors import BuilderError
 from builder.labels.validate import Validated, parse_export, validate_export
@@ -19,6 +19,8 @@ from builder.labels.validate import Validated, parse_export, validate_export
 # Changes are looked for from a little before the last export, so none falls between two pulls;
 # a task seen twice simply replaces itself.
 OVERLAP = timedelta(minutes=2)
+# Tasks validated and written at a time: a pull's memory stays flat whatever the project's size.
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def _load_json(path: Path) -> Any:
         raise DamagedFile(path, f"not JSON: {exc}") from None
 
 
-def read_tasks(path: Path) -> list[dict[str, Any]]:
+def read_task_list(path: Path) -> list[dict[str, Any]]:
     """A saved export or merged tasks file: a JSON list of task objects."""
     tasks = _load_json(path)
     if not isinstance(tasks, list) or not all(isinstance(t, dict) and "id" in t for t in tasks):
@@ -105,14 +107,14 @@ def repair(paths: PullPaths) -> list[str]:
     if summary is None or not paths.tasks.is_file():
         return done
     try:
-        read_tasks(paths.tasks)
+        read_task_list(paths.tasks)
         return done
     except DamagedFile as exc:
         damage = exc.message
     try:
         by_id: dict[Any, dict[str, Any]] = {}
         for name in summary.get("snapshots") or [summary["snapshot"]]:
-            by_id.update({task["id"]: task for task in read_tasks(paths.snapshots / name)})
+            by_id.update({task["id"]: task for task in read_task_list(paths.snapshots / name)})
     except (OSError, KeyError, TypeError, DamagedFile):
         aside = _set_aside(paths.tasks)
         done.append(f"{damage}: set aside as {aside.name}; pulling every annotated task")
@@ -123,11 +125,163 @@ def repair(paths: PullPaths) -> list[str]:
     return done
 
 
-def save_snapshot(paths: PullPaths, data: bytes) -> Path:
-    """Keep the server's export verbatim under a new name; an earlier pull is never replaced."""
+def new_pull_name(paths: PullPaths) -> str:
+    """A name no earlier pull of this project used: its pages are saved under it."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    name = f"{paths.project}-{stamp}-{uuid.uuid4().hex[:8]}.json"
-    return write_new(paths.snapshots / name, data)
+    return f"{paths.project}-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def save_snapshot(paths: PullPaths, data: bytes, pull: str = "", page: int = 0) -> Path:
+    """Keep the server's export verbatim under a new name; an earlier pull is never replaced.
+
+    The pages of one paged pull share the pull's name and carry their number.
+    """
+    name = (pull or new_pull_name(paths)) + (f"-page{page:04d}" if page else "")
+    return write_new(paths.snapshots / f"{name}.json", data)
+
+
+@dataclass
+class PullCounts:
+    """What a pull counted: annotations accepted, rejected and skipped (by reason)."""
+
+    accepted: int = 0
+    rejected: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    changed_tasks: int = 0
+
+    def add(self, validated: Validated) -> None:
+        self.accepted += len(validated.accepted)
+        self.rejected += len(validated.rejected)
+        for reason, n in validated.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    @property
+    def counts(self) -> dict[str, int]:
+        skipped = sum(self.skipped.values())
+        return {
+            "pulled": self.accepted + self.rejected + skipped,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "skipped": skipped,
+            **{f"skipped_{reason}": n for reason, n in sorted(self.skipped.items())},
+        }
+
+
+def read_tasks(path: Path) -> Iterator[dict[str, Any]]:
+    """The tasks of a merged tasks file one at a time (it holds one task a line)."""
+    with open(path, "rb") as handle:
+        if handle.readline().strip() != b"[":
+            # A whole-JSON file written by an earlier version of the builder: read it once.
+            handle.seek(0)
+            yield from sorted(json.loads(handle.read()), key=lambda task: task["id"])
+            return
+        for line in handle:
+            line = line.strip()
+            if line and line != b"]":
+                yield json.loads(line.rstrip(b","))
+
+
+def page_tasks(pages: list[Path], counts: PullCounts) -> Iterator[dict[str, Any]]:
+    """The tasks of saved export pages, one page in memory at a time, in task id order.
+
+    Pages cover ascending, disjoint ranges of task ids (client.export_pages); a task seen twice
+    is the same task, and its later copy is kept.
+    """
+    last = None
+    for page in pages:
+        tasks = sorted(parse_export(page.read_bytes(), str(page)), key=lambda t: t["id"])
+        for task in tasks:
+            if last is not None and task["id"] < last:
+                raise BuilderError(
+                    f"{page}: task {task['id']} comes after task {last} of an earlier page",
+                    fix="run `make pull ARGS=--full`",
+                )
+            counts.changed_tasks += task["id"] != last
+            last = task["id"]
+            yield task
+
+
+def merged(old: Iterator[dict[str, Any]], fresh: Iterator[dict[str, Any]]) -> Iterator[dict]:
+    """Two task streams in id order into one; a fresh task replaces the old one of its id."""
+    old_task, fresh_task = next(old, None), next(fresh, None)
+    while old_task is not None or fresh_task is not None:
+        if fresh_task is None or (old_task is not None and old_task["id"] < fresh_task["id"]):
+            yield old_task
+            old_task = next(old, None)
+            continue
+        following = next(fresh, None)
+        # Of two copies of one task in the fresh pages, the later one is the newer.
+        if following is None or following["id"] != fresh_task["id"]:
+            yield fresh_task
+            if old_task is not None and old_task["id"] == fresh_task["id"]:
+                old_task = next(old, None)
+        fresh_task = following
+
+
+def chunks(tasks: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for task in tasks:
+        chunk.append(task)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def process_pages(
+    paths: PullPaths,
+    pages: list[Path],
+    known_items: Callable[[list[dict[str, Any]]], set[str]],
+    project_id: int | None,
+    question_project: str | None = None,
+    ground_truth: bool = False,
+    merge: bool = False,
+    server_time: str = "",
+) -> PullCounts:
+    """Validate the saved pages of one pull and write the accepted records, rejects and counts.
+
+    With `merge`, the pages hold only the tasks changed since the last pull: they replace
+    their earlier versions and the rest is kept. `known_items` says, from the tasks, which item
+    ids still belong to the corpus. Everything is streamed, CHUNK tasks at a time, so memory
+    does not grow with the project. The summary is written last, so a crash before it leaves
+    the next pull to redo this one.
+    """
+    previous = read_summary(paths.summary) if merge else None
+    counts = PullCounts()
+    fresh = page_tasks(pages, counts)
+    old = read_tasks(paths.tasks) if merge and paths.tasks.is_file() else iter(())
+    project = question_project or paths.project
+    # The three files are published only when all are written (innermost first).
+    with (
+        open_atomic(paths.tasks) as tasks_out,
+        open_atomic(paths.rejects) as rejects_out,
+        open_atomic(paths.accepted) as accepted_out,
+    ):
+        tasks_out.write(b"[")
+        separator = b"\n"
+        for chunk in chunks(merged(old, fresh), CHUNK):
+            for task in chunk:
+                tasks_out.write(separator + json.dumps(task, ensure_ascii=False).encode("utf-8"))
+                separator = b",\n"
+            validated = validate_export(project, chunk, known_items(chunk), ground_truth)
+            rejects_out.writelines(json_line(row) for row in validated.rejected)
+            accepted_out.writelines(json_line(row) for row in validated.accepted)
+            counts.add(validated)
+        tasks_out.write(b"\n]\n")
+    names = [page.name for page in pages]
+    summary: dict[str, Any] = {
+        "project": paths.project,
+        "project_id": project_id,
+        "snapshot": names[-1] if names else "",
+        "snapshots": (previous or {}).get("snapshots", []) + names,
+        "server_time": server_time,
+        "incremental": merge,
+        "changed_tasks": counts.changed_tasks,
+        "counts": counts.counts,
+    }
+    write_json(paths.summary, summary)
+    return counts
 
 
 def process_snapshot(
@@ -139,45 +293,18 @@ def process_snapshot(
     ground_truth: bool = False,
     merge: bool = False,
     server_time: str = "",
-) -> Validated:
-    """Validate a saved export and write the accepted records, rejects and counts beside it.
-
-    With `merge`, the export holds only the tasks changed since the last pull: they replace
-    their earlier versions and the rest is kept. `known_items` says, from the tasks, which item
-    ids still belong to the corpus. The summary is written last, so a crash before it leaves
-    the next pull to redo this one.
-    """
-    data = snapshot.read_bytes()
-    fresh = parse_export(data, str(snapshot))
-    previous = read_summary(paths.summary) if merge else None
-    if merge and paths.tasks.is_file():
-        # The changed tasks replace their earlier versions; the rest stays as pulled before.
-        by_id = {task["id"]: task for task in read_tasks(paths.tasks)}
-        by_id.update({task["id"]: task for task in fresh})
-        tasks = [by_id[task_id] for task_id in sorted(by_id)]
-        write_bytes(paths.tasks, json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
-    else:
-        # A full export is the whole set already: keep its bytes as they came.
-        tasks = fresh
-        write_bytes(paths.tasks, data)
-    validated = validate_export(
-        question_project or paths.project, tasks, known_items(tasks), ground_truth
+) -> PullCounts:
+    """process_pages of a pull saved as one export."""
+    return process_pages(
+        paths,
+        [snapshot],
+        known_items,
+        project_id,
+        question_project,
+        ground_truth,
+        merge,
+        server_time,
     )
-    write_jsonl(paths.rejects, validated.rejected)
-    write_jsonl(paths.accepted, validated.accepted)
-    snapshots = (previous or {}).get("snapshots", []) + [snapshot.name]
-    summary: dict[str, Any] = {
-        "project": paths.project,
-        "project_id": project_id,
-        "snapshot": snapshot.name,
-        "snapshots": snapshots,
-        "server_time": server_time,
-        "incremental": merge,
-        "changed_tasks": len(fresh),
-        "counts": validated.counts,
-    }
-    write_json(paths.summary, summary)
-    return validated
 
 
 def since_last_pull(paths: PullPaths, project_id: int, full: bool) -> str | None:

@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -52,7 +53,12 @@ _MISREAD = (
 )
 # Our client settings, never meant for the server.
 _CLIENT_VARS = ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY")
-_STARTED_AT = re.compile(r"Starting development server at https?://[^\s:/]+:(\d+)")
+# Django's development server, or gunicorn's master, says where it listens.
+_STARTED_AT = re.compile(
+    r"(?:Starting development server at|Listening at:) https?://[^\s:/]+:(\d+)"
+)
+# gunicorn's worker timeout defaults to 30 s: large imports and exports take minutes.
+GUNICORN_TIMEOUT = 900
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,43 @@ def label_studio_bin() -> Path:
     return LS_BIN
 
 
-def server_environment(data_dir: Path) -> dict[str, str]:
-    """The environment for a Label Studio process that keeps its state in `data_dir`."""
+def gunicorn_bin() -> Path:
+    path = label_studio_bin().parent / "gunicorn"
+    if not path.is_file():
+        raise BuilderError(f"gunicorn is not installed: {path} is missing", fix="make install")
+    return path
+
+
+def database_environment(url: str) -> dict[str, str]:
+    """Label Studio's own settings for a PostgreSQL database given as a URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise BuilderError(
+            f"LABEL_STUDIO_DATABASE={redact(url)!r} is not a PostgreSQL URL",
+            fix="write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or unset it for SQLite",
+        )
+    return {
+        "DJANGO_DB": "default",
+        "POSTGRE_NAME": unquote(parts.path.strip("/")),
+        "POSTGRE_USER": unquote(parts.username or "postgres"),
+        "POSTGRE_PASSWORD": unquote(parts.password or ""),
+        "POSTGRE_HOST": parts.hostname or "localhost",
+        "POSTGRE_PORT": str(parts.port or 5432),
+    }
+
+
+def redact(url: str) -> str:
+    """A database URL fit to print: its password replaced by stars."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def server_environment(data_dir: Path, database: str = "") -> dict[str, str]:
+    """The environment for a Label Studio process that keeps its state in `data_dir`, and its
+    database there (SQLite) or in the PostgreSQL database of the URL `database`."""
     env = dict(os.environ)
     for name in _MISREAD:
         for key in (name, f"LABEL_STUDIO_{name}", f"HEARTEX_{name}"):
@@ -90,7 +131,10 @@ def server_environment(data_dir: Path) -> dict[str, str]:
         FRONTEND_SENTRY_DSN="",
         LABEL_STUDIO_COLLECT_ANALYTICS="false",
         LABEL_STUDIO_LATEST_VERSION_CHECK="false",
+        DJANGO_DB="sqlite",
     )
+    if database:
+        env.update(database_environment(database))
     return env
 
 
@@ -105,7 +149,9 @@ def _log_tail(log_path: Path) -> str:
         return "(no log)"
 
 
-def init_data_dir(data_dir: Path, email: str, password: str, token: str) -> None:
+def init_data_dir(
+    data_dir: Path, email: str, password: str, token: str, database: str = ""
+) -> None:
     """Run migrations and create the admin with a legacy API token, without serving.
 
     Built in a temporary directory beside `data_dir` and renamed into place, so a crash
@@ -117,7 +163,7 @@ def init_data_dir(data_dir: Path, email: str, password: str, token: str) -> None
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=f".{data_dir.name}.init-"))
     try:
-        env = server_environment(staging)
+        env = server_environment(staging, database)
         # Secrets go through the environment: a command line is visible to every user in `ps`.
         env["LABEL_STUDIO_PASSWORD"] = password
         env["LABEL_STUDIO_USER_TOKEN"] = token
@@ -150,23 +196,46 @@ def init_data_dir(data_dir: Path, email: str, password: str, token: str) -> None
             shutil.rmtree(staging)
 
 
-def launch(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
-    """Start serving `data_dir` on 127.0.0.1:`port` in the background, output to `log_path`."""
+def launch(
+    data_dir: Path, port: int, log_path: Path, database: str = "", workers: int = 0
+) -> subprocess.Popen:
+    """Start serving `data_dir` on 127.0.0.1:`port` in the background, output to `log_path`.
+
+    With `workers`, Label Studio's Django app is served by gunicorn with that many worker
+    processes (a team's deployment), not by its single-process development server.
+    """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(label_studio_bin()), "start", "--no-browser"]
-    command += ["--internal-host", "127.0.0.1", "--port", str(port)]
+    env = server_environment(data_dir, database)
+    cwd = Path(data_dir)
+    if workers:
+        command = [str(gunicorn_bin()), "core.wsgi:application", "--workers", str(workers)]
+        command += ["--bind", f"127.0.0.1:{port}", "--timeout", str(GUNICORN_TIMEOUT)]
+        env["DJANGO_SETTINGS_MODULE"] = "core.settings.label_studio"
+        # `core.wsgi` is imported from Label Studio's package folder.
+        cwd = label_studio_package()
+    else:
+        command = [str(label_studio_bin()), "start", "--no-browser"]
+        command += ["--internal-host", "127.0.0.1", "--port", str(port)]
     with open(log_path, "wb") as log:
         # A session of its own: the server outlives `make`, and stop() can signal its group.
         return subprocess.Popen(
             command,
-            env=server_environment(data_dir),
-            cwd=data_dir,
+            env=env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def label_studio_package() -> Path:
+    """The `label_studio` package folder in the server's venv."""
+    found = sorted(label_studio_bin().parent.parent.glob("lib/python*/site-packages/label_studio"))
+    if not found:
+        raise BuilderError("Label Studio's package folder is missing", fix="make install")
+    return found[-1]
 
 
 def is_healthy(url: str) -> bool:
@@ -270,6 +339,11 @@ def _log_path(settings: Settings) -> Path:
     return settings.server_dir / "server.log"
 
 
+def _database_path(settings: Settings) -> Path:
+    """Which database the local data dir was set up with (a URL without its password)."""
+    return settings.server_dir / "database"
+
+
 def _pid_path(settings: Settings) -> Path:
     return settings.server_dir / "server.pid"
 
@@ -285,7 +359,9 @@ def _read_pid_file(settings: Settings) -> tuple[int, int] | None:
         return None
     # After a reboot the pid may belong to another program: never signal that one.
     cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists() and b"label-studio" not in cmdline.read_bytes():
+    if cmdline.exists() and not any(
+        name in cmdline.read_bytes() for name in (b"label-studio", b"gunicorn")
+    ):
         return None
     return pid, port
 
@@ -347,9 +423,20 @@ def start(settings: Settings) -> ServerInfo:
             fix=f"stop the program using port {port}, or set LABEL_STUDIO_PORT to a free port",
         )
 
+    database, workers = settings.label_studio_database, settings.label_studio_workers
     data_dir = _data_dir(settings)
+    used = _database_path(settings)
     if data_dir.exists():
         email, password = settings.get(EMAIL_KEY), settings.get(PASSWORD_KEY)
+        # A data dir made before this setting existed was made for SQLite.
+        was = used.read_text(encoding="utf-8").strip() if used.is_file() else "sqlite"
+        if was != (redact(database) if database else "sqlite"):
+            raise BuilderError(
+                f"the local Label Studio in {data_dir} was set up with the database {was}, "
+                f"and LABEL_STUDIO_DATABASE says {redact(database) if database else 'SQLite'}",
+                fix=f"set LABEL_STUDIO_DATABASE back, or move {settings.server_dir} away to "
+                "start afresh (its annotations stay in the old database)",
+            )
     else:
         email, password, token = ADMIN_EMAIL, secrets.token_urlsafe(12), secrets.token_hex(20)
         # .env first: a crash after init must not leave a server whose login nobody knows.
@@ -357,11 +444,12 @@ def start(settings: Settings) -> ServerInfo:
             settings.root / ".env", {EMAIL_KEY: email, PASSWORD_KEY: password, TOKEN_KEY: token}
         )
         print("First start: creating the local Label Studio database (about a minute)...")
-        init_data_dir(data_dir, email, password, token)
+        init_data_dir(data_dir, email, password, token, database)
+        atomic.write_text(used, (redact(database) if database else "sqlite") + "\n")
 
     url = f"http://127.0.0.1:{port}"
     log_path = _log_path(settings)
-    process = launch(data_dir, port, log_path)
+    process = launch(data_dir, port, log_path, database, workers)
     pid_path = _pid_path(settings)
     # Written before waiting, so an interrupted start can still be stopped.
     atomic.write_text(pid_path, f"{process.pid} {port}\n")
@@ -372,6 +460,8 @@ def start(settings: Settings) -> ServerInfo:
         raise
 
     print(f"Label Studio is running at {url}")
+    served = f"gunicorn, {workers} worker processes" if workers else "one process"
+    print(f"  database: {redact(database) if database else 'SQLite in ' + str(data_dir)}; {served}")
     if email and password:
         print(f"  log in as {email} with password {password}")
     else:
