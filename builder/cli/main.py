@@ -497,7 +497,7 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
             f"  baseline ({config}, trained on train): {positive}macro-F1 "
             f"{result['macro_f1']:.3f} on {result['test_rows']} test rows (see the card)"
         )
-    print(f'load it with: datasets.load_dataset("{settings.dataset_dir}")  # claims by default')
+    print(f'load it with: datasets.load_dataset("{target}")  # claims by default')
     return 1 if problems else 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from builder.core.config import Settings
 from builder.core.scheme import question_for
 from builder.labels.aggregate import aggregate
-from builder.labelstudio.pull import project_records, pull_paths, read_summary, read_tasks
+from builder.labelstudio.pull import project_records, pull_paths, read_summary, read_task_list
 
 
 @dataclass
@@ -26,7 +26,7 @@ def pair_data(settings: Settings) -> dict[str, dict[str, Any]]:
     path = pull_paths(settings, "stance").tasks
     if not path.is_file():
         return {}
-    tasks = read_tasks(path)
+    tasks = read_task_list(path)
     return {t["data"]["pair_id"]: t["data"] for t in tasks if "pair_id" in (t.get("data") or {})}
 
 

@@ -75,6 +75,14 @@ def _load_json(path: Path) -> Any:
         raise DamagedFile(path, f"not JSON: {exc}") from None
 
 
+def read_task_list(path: Path) -> list[dict[str, Any]]:
+    """A saved export or merged tasks file: a JSON list of task objects."""
+    tasks = _load_json(path)
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) and "id" in t for t in tasks):
+        raise DamagedFile(path, "not a JSON list of tasks with ids")
+    return tasks
+
+
 def _set_aside(path: Path) -> Path:
     """Move a damaged file out of the way, kept for a look: nothing is deleted."""
     aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
@@ -99,15 +107,14 @@ def repair(paths: PullPaths) -> list[str]:
     if summary is None or not paths.tasks.is_file():
         return done
     try:
-        for _ in read_tasks(paths.tasks):
-            pass
+        read_task_list(paths.tasks)
         return done
     except DamagedFile as exc:
         damage = exc.message
     try:
         by_id: dict[Any, dict[str, Any]] = {}
         for name in summary.get("snapshots") or [summary["snapshot"]]:
-            by_id.update({task["id"]: task for task in read_tasks(paths.snapshots / name)})
+            by_id.update({task["id"]: task for task in read_task_list(paths.snapshots / name)})
     except (OSError, KeyError, TypeError, DamagedFile):
         aside = _set_aside(paths.tasks)
         done.append(f"{damage}: set aside as {aside.name}; pulling every annotated task")
