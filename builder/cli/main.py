@@ -325,6 +325,62 @@ def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
                     f"raw/ (edited on the server?); their annotations are kept: {listed(items)}",
                     file=sys.stderr,
                 )
+    if args.suggest:
+        run_suggest(settings, client, corpus)
+    return 1 if corpus.problems else 0
+
+
+def run_suggest(settings: Settings, client: Any, corpus: Any) -> None:
+    from builder.labelstudio.suggest import UNCERTAINTY_SAMPLING, suggest_all
+
+    for done in suggest_all(client, settings, corpus):
+        name, result = done.project, done.suggestions
+        if result is None:
+            print(f"{name}: no project {done.title!r} yet: nothing to suggest")
+            continue
+        counts = ", ".join(f"{label} {n}" for label, n in result.labels_per_class.items())
+        if done.note == "too few labels":
+            short = ", ".join(f"{label} has {n}" for label, n in result.short.items())
+            print(
+                f"{name}: too few labels to order by a model ({short}; at least "
+                f"{result.minimum} of each needed, SUGGEST_MIN_LABELS): the labeling order of "
+                f"project {done.project_id} is left as it is"
+            )
+            continue
+        print(f"{name}: model {result.version} trained on {counts}")
+        if done.note == "no unlabeled task":
+            print(f"{name}: every task of project {done.project_id} is labeled: nothing to order")
+            continue
+        report = done.report
+        assert report is not None
+        if report.unchanged:
+            print(f"{name}: project {done.project_id} already ordered by {result.version}")
+            continue
+        deleted = sum(report.deleted.values())
+        print(
+            f"{name}: wrote {report.written} prediction(s) on unlabeled tasks"
+            + (f"; deleted {deleted} of older model versions" if report.deleted else "")
+        )
+        shown = (
+            "shown to annotators as pre-annotations (SHOW_SUGGESTIONS=1)"
+            if settings.show_suggestions
+            else "hidden from annotators (SHOW_SUGGESTIONS=1 shows them)"
+        )
+        print(
+            f"{name}: project {done.project_id} serves the least certain task first "
+            f"({UNCERTAINTY_SAMPLING!r}, spread over stories); suggestions {shown}"
+        )
+
+
+def cmd_suggest(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.inputs.corpus import load_corpus
+    from builder.labelstudio.client import LabelStudioClient
+
+    corpus = load_corpus(settings)
+    report_problems(corpus.problems)
+    client = LabelStudioClient(settings)
+    client.check()
+    run_suggest(settings, client, corpus)
     return 1 if corpus.problems else 0
 
 
@@ -581,6 +637,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "sync": cmd_sync,
     "pull": cmd_pull,
     "dataset": cmd_dataset,
+    "suggest": cmd_suggest,
     "status": cmd_status,
     "stance": cmd_stance,
     "adjudicate": cmd_adjudicate,
@@ -589,7 +646,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 }
 
 # Commands that write to the server, .builder/ or exports/: one at a time per project root.
-WRITERS = {"sync", "pull", "dataset", "stance", "adjudicate", "demo-annotations"}
+WRITERS = {"sync", "pull", "suggest", "dataset", "stance", "adjudicate", "demo-annotations"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -628,6 +685,13 @@ def parser() -> argparse.ArgumentParser:
         "--allow-shrink",
         action="store_true",
         help="accept a pull that has fewer records than the last one (deleted on the server)",
+    )
+    p.add_argument(
+        "--suggest", action="store_true", help="then order the labeling by a model (`suggest`)"
+    )
+    sub.add_parser(
+        "suggest",
+        help="train on the labels; predict the unlabeled tasks; serve the least certain first",
     )
     p = sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
     p.add_argument(

@@ -14,6 +14,8 @@ DEFAULT_SYNC_BATCH_SIZE = 20000
 # Found on the sample corpus: they pair the death tolls and the ministers' last call.
 DEFAULT_STANCE_TOP_K = 3
 DEFAULT_STANCE_MIN_SIMILARITY = 0.12
+# Labels of every class before `suggest` orders a project by its model.
+DEFAULT_SUGGEST_MIN_LABELS = 10
 # How annotations become labels (labels/aggregate.py). Dawid-Skene is the default: on simulated
 # annotators over CheckThat! labels it beat the majority by 6 points (README, "Measured").
 AGGREGATIONS = ("majority", "dawid-skene")
@@ -264,6 +266,19 @@ class Settings:
         if not 0.0 <= value <= 1.0:
             raise BuilderError(f"STANCE_MIN_SIMILARITY={raw!r} must be a number between 0 and 1")
         return value
+
+    @property
+    def suggest_min_labels(self) -> int:
+        raw = self.get("SUGGEST_MIN_LABELS", str(DEFAULT_SUGGEST_MIN_LABELS))
+        return _whole_number(raw, "SUGGEST_MIN_LABELS")
+
+    @property
+    def show_suggestions(self) -> bool:
+        """Whether annotators see the model's suggestion (pre-annotation); off: it anchors them."""
+        raw = self.get("SHOW_SUGGESTIONS", "0").strip().lower()
+        if raw not in ("0", "1", "true", "false", "yes", "no"):
+            raise BuilderError(f"SHOW_SUGGESTIONS={raw!r} must be 1 or 0")
+        return raw in ("1", "true", "yes")
 
     # Labels -------------------------------------------------------------------------------
     @property
