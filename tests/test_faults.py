@@ -148,7 +148,7 @@ def tag() -> str:
 
 # 1. One writer at a time per root ------------------------------------------------------------
 
-WRITERS = ["sync", "pull", "dataset", "stance", "adjudicate", "demo-annotations"]
+WRITERS = ["sync", "pull", "suggest", "dataset", "stance", "adjudicate", "demo-annotations"]
 
 
 @pytest.mark.parametrize("command", WRITERS)

@@ -706,7 +706,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 }
 
 # Commands that write to the server, .builder/ or exports/: one at a time per project root.
-WRITERS = {"sync", "pull", "dataset", "stance", "adjudicate", "demo-annotations"}
+WRITERS = {"sync", "pull", "suggest", "dataset", "stance", "adjudicate", "demo-annotations"}
 
 
 def parser() -> argparse.ArgumentParser:
