@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -370,7 +371,17 @@ def previous_accepted(paths: PullPaths) -> dict[Any, Any]:
     """annotation id -> task id of the records the last pull accepted."""
     if not paths.accepted.is_file():
         return {}
-    return {r["annotation_id"]: r["task_id"] for r in read_records(paths.accepted)}
+    try:
+        return {r["annotation_id"]: r["task_id"] for r in read_records(paths.accepted)}
+    except (DamagedFile, KeyError, TypeError):
+        # The records are derived: this pull writes them again from the tasks. What the damaged
+        # file held cannot be compared, and saying so beats refusing every pull from now on.
+        print(
+            f"warning: {paths.accepted} is damaged: written again by this pull; records it held "
+            "that the server no longer has cannot be detected this once",
+            file=sys.stderr,
+        )
+        return {}
 
 
 def check_no_records_lost(
