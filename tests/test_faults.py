@@ -25,7 +25,15 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import LabelStudioServer, Template, free_port
+from conftest import (
+    TEST_DATABASE,
+    LabelStudioServer,
+    Template,
+    copy_database,
+    free_port,
+    postgres,
+    with_database,
+)
 
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
@@ -347,9 +355,18 @@ def test_local_server_closed_signup_invite_link_and_key_checks(
     the invite link; the admin still logs in."""
     root = local_root(tmp_path, free_port(), labelstudio_template.token)
     shutil.copytree(labelstudio_template.path, root / ".labelstudio" / "data", symlinks=True)
+    database = ""
+    if labelstudio_template.database:
+        # On the PostgreSQL run the template's users and token live in its database, not in
+        # the data dir: the local server gets its own copy of that database.
+        database = with_database(TEST_DATABASE, f"builder_local_{uuid.uuid4().hex[:12]}")
+        copy_database(labelstudio_template.database, database)
+        (root / ".labelstudio" / "database").write_text(server.redact(database) + "\n")
     with open(root / ".env", "a", encoding="utf-8") as env:
         env.write(f"{server.EMAIL_KEY}={labelstudio_template.email}\n")
         env.write(f"{server.PASSWORD_KEY}={labelstudio_template.password}\n")
+        if database:
+            env.write(f"LABEL_STUDIO_DATABASE={database}\n")
     settings = Settings.load(root)
     info = server.start(settings)
     try:
@@ -398,6 +415,8 @@ def test_local_server_closed_signup_invite_link_and_key_checks(
         assert not any(ours.token in json.dumps(headers) for headers in Recorder.seen)
     finally:
         server.stop(settings)
+        if database:
+            postgres("dropdb", TEST_DATABASE, "--if-exists", database.rsplit("/", 1)[-1])
 
 
 # 1. Two syncs at once -------------------------------------------------------------------------
