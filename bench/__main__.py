@@ -162,6 +162,12 @@ class Bench:
     def builder(self, root: Path, *args: str) -> float:
         """Wall time of `python -m builder ARGS` in `root`, as `make` runs it (a new process)."""
         command = [sys.executable, "-m", "builder", *args]
+        profiles = os.environ.get("BENCH_PROFILE")
+        if profiles:
+            # A cProfile of each command (where a figure's time goes), one file per run.
+            Path(profiles).mkdir(parents=True, exist_ok=True)
+            out = Path(profiles) / f"{args[0]}-{time.time_ns()}.prof"
+            command[1:2] = ["-m", "cProfile", "-o", str(out), "-m"]
         began = time.perf_counter()
         done = subprocess.run(
             command, cwd=root, env=child_environment(), capture_output=True, text=True

@@ -295,3 +295,72 @@ def test_user_claims_become_targets_and_bad_lines_are_reported(
     call = [d for d in data if d["target_id"] == "claim-call"]
     assert call and all(d["story_id"] == story for d in call)
     assert any("Wire" in d["target_meta"] for d in call)
+
+
+def set_env(root: Path, **values: str) -> None:
+    """Settings of `root`'s .env replaced (the later line of a name wins nowhere: rewritten)."""
+    lines = [
+        line
+        for line in (root / ".env").read_text(encoding="utf-8").splitlines()
+        if line and line.split("=", 1)[0] not in values
+    ]
+    lines += [f"{name}={value}" for name, value in values.items()]
+    (root / ".env").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+@pytest.mark.server
+def test_stance_is_ordered_by_a_model_once_its_labels_suffice(
+    stance_round: Round, labelstudio: LabelStudioServer
+) -> None:
+    api, root, a = stance_round.api, stance_round.root, stance_round.a
+    project = stance_round.stance_project()
+    tasks = stance_round.stance_tasks()
+    # Too few labels of a class: said per class, and the project's order left alone.
+    set_env(root, SUGGEST_MIN_LABELS="50")
+    ok(root, "pull")
+    before = api.get(f"/api/projects/{project['id']}")
+    out = ok(root, "suggest")
+    assert "stance: too few labels to order by a model" in out
+    assert all(f"{name} has" in out for name in STANCE_NAMES)
+    after = api.get(f"/api/projects/{project['id']}")
+    for key in ("sampling", "model_version", "show_collab_predictions"):
+        assert after[key] == before[key]
+    assert api.get(f"/api/projects/{project['id']}/model-versions/") == {}
+
+    # One new label of each class (on tasks nobody annotated) and a minimum of 1: ordered.
+    fresh = sorted(t["id"] for t in tasks if not t.get("total_annotations"))
+    assert len(fresh) > len(STANCE_NAMES), "the round has too few stance pairs for this test"
+    labeled = fresh[: len(STANCE_NAMES)]
+    for task_id, name in zip(labeled, STANCE_NAMES, strict=True):
+        api.annotate(task_id, choice(name, name="stance"), a)
+    set_env(root, SUGGEST_MIN_LABELS="1")
+    ok(root, "pull")
+    out = ok(root, "suggest")
+    assert "stance: model builder-" in out
+    assert "stance: project" in out and "serves the least certain task first" in out
+    settings = api.get(f"/api/projects/{project['id']}")
+    assert settings["sampling"] == "Uncertainty sampling"
+    assert settings["show_collab_predictions"] is False
+    version = settings["model_version"]
+    assert version.startswith("builder-")
+    predictions = {
+        t["id"]: t["predictions"]
+        for t in api.get("/api/tasks/", project=project["id"], page_size=10000, fields="all")[
+            "tasks"
+        ]
+    }
+    assert all(predictions[task_id] == [] for task_id in labeled)
+    scores = {}
+    for task_id in fresh[len(STANCE_NAMES) :]:
+        (only,) = predictions[task_id]
+        assert only["model_version"] == version
+        assert only["result"][0]["from_name"] == "stance"
+        assert only["result"][0]["value"]["choices"][0] in STANCE_NAMES
+        scores[task_id] = only["score"]
+    versions = api.get(f"/api/projects/{project['id']}/model-versions/")
+    assert set(versions) == {version}
+    # A new annotator is served the least certain of the tasks nobody annotated yet.
+    annotator = api.user(labelstudio, "stance-suggest")
+    served = api.get(f"/api/projects/{project['id']}/next", token=annotator.token)
+    assert served["id"] in scores
+    assert scores[served["id"]] == min(scores.values())

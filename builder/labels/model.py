@@ -58,9 +58,13 @@ class Fitted:
 
     model: LogisticRegression
     classes: tuple[str, ...]
+    # The feature columns the model was fitted on (those some labeled row uses), or None: all.
+    columns: Any = None
 
     def probabilities(self, features: spmatrix) -> Any:
         """rows x classes, in the order of `classes`."""
+        if self.columns is not None:
+            features = features[:, self.columns]
         return self.model.predict_proba(features)
 
 
@@ -78,8 +82,14 @@ def train(features_of_labeled: spmatrix, labels: Sequence[str], seed: int = 0) -
     """Fit the classifier on labeled rows; needs at least two classes."""
     if len(set(labels)) < 2:
         raise ValueError("training needs labels of at least two classes")
-    fitted = classifier(seed).fit(features_of_labeled, list(labels))
-    return Fitted(fitted, tuple(str(c) for c in fitted.classes_))
+    import numpy as np
+
+    # A column no labeled row uses gets a zero weight under L2 (its gradient is the penalty
+    # alone): fitting on the used columns gives the same model, and the solver's cost follows
+    # the vocabulary of 2,000 labels instead of a 20,000-sentence pool's (10 s -> under 1 s).
+    columns = np.unique(features_of_labeled.tocsr().indices)
+    fitted = classifier(seed).fit(features_of_labeled[:, columns], list(labels))
+    return Fitted(fitted, tuple(str(c) for c in fitted.classes_), columns)
 
 
 def confidences(probabilities: Any) -> Any:
