@@ -71,6 +71,4 @@ def test_training_on_the_labeled_rows_columns_gives_the_model_of_every_column() 
     fitted = train(labeled, LABELS)
     assert fitted.columns is not None and len(fitted.columns) < matrix.shape[1]
     every_column = classifier().fit(labeled, LABELS)
-    assert np.allclose(
-        fitted.probabilities(matrix), every_column.predict_proba(matrix), atol=1e-6
-    )
+    assert np.allclose(fitted.probabilities(matrix), every_column.predict_proba(matrix), atol=1e-6)
