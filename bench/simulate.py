@@ -3,12 +3,18 @@
 Real labels act as the oracle: each round "annotators" label the tasks an ordering serves next,
 the builder's model is retrained at every budget step (not per label) and scored on each eval
 file. Two orderings: random (Label Studio's default) and the builder's: `builder.tasks.suggest`
-writes the predictions (score = confidence, cluster = story, or a topic without stories) and the
-tasks are served as Label Studio's "Uncertainty sampling" serves them (`serve` below mirrors
+writes the predictions (score = the model's confidence, or with `--explore-every N` the place in
+an order where every Nth place is a random pick; cluster = story, or a topic without stories)
+and the tasks are served as Label Studio's "Uncertainty sampling" serves them (`serve` below mirrors
 `projects/functions/next_task.py` of label-studio 1.23.2: per annotator, the cluster they
 solved least first, then the lowest score).
 
     python -m bench simulate --pool FILE --eval FILE [--eval FILE ...] --seeds 5 --json OUT
+
+`--hold-out-from ID` takes the pool's rows with a Sentence_id of at least ID out of the pool and
+scores on them as one more set (CheckThat! numbers sentences in debate order: later debates), so
+an ordering can be chosen without the eval files that report it; `--explore-every N` sets the
+builder's share of random picks (0: none).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import numpy as np
 
 from bench.annotators import simulate_annotators
 from builder.labels.model import MODEL_SPEC
-from builder.tasks.suggest import Item, Pool, Suggestions, make_pool, suggest
+from builder.tasks.suggest import EXPLORE_EVERY, Item, Pool, Suggestions, make_pool, suggest
 
 FIRST = 200  # random labels before any model (both orderings start from the same ones)
 STEP = 200  # labels per round: the model is retrained after each
@@ -112,6 +118,7 @@ def run_seed(
     seed: int,
     budgets: list[int],
     positive: str,
+    explore_every: int = EXPLORE_EVERY,
 ) -> dict[str, dict[int, float]]:
     """One labeling run: eval name -> budget -> F1 of the positive class."""
     rng = np.random.default_rng(seed)
@@ -120,7 +127,9 @@ def run_seed(
     scores: dict[str, dict[int, float]] = {name: {} for name in evals}
     for budget in budgets:
         # A minimum of 1 label a class: the pool's first labels always hold both classes here.
-        suggestions = suggest(pool, labels, names, minimum=1, seed=seed)
+        suggestions = suggest(
+            pool, labels, names, minimum=1, seed=seed, explore_every=explore_every
+        )
         fitted = suggestions.fitted
         if fitted is None:
             raise SystemExit(f"seed {seed}: the first {FIRST} labels hold a single class")
@@ -139,25 +148,62 @@ def run_seed(
     return scores
 
 
+def held_out(rows: Labeled, first_id: int) -> tuple[Labeled, Labeled]:
+    """The rows before Sentence_id `first_id` (the pool) and from it on (scored, never labeled)."""
+    try:
+        late = [int(i) >= first_id for i in rows.ids]
+    except ValueError as error:
+        raise SystemExit(f"--hold-out-from needs numeric Sentence_ids: {error}") from None
+    kept, out = Labeled([], [], []), Labeled([], [], [])
+    for flag, item_id, text, label in zip(late, rows.ids, rows.texts, rows.labels, strict=True):
+        part = out if flag else kept
+        part.ids.append(item_id)
+        part.texts.append(text)
+        part.labels.append(label)
+    if not out.ids or not kept.ids:
+        raise SystemExit(f"--hold-out-from {first_id} leaves no pool or nothing held out")
+    return kept, out
+
+
 def simulate(
-    pool_path: Path, eval_paths: list[Path], seeds: int, positive: str, budgets: list[int]
+    pool_path: Path,
+    eval_paths: list[Path],
+    seeds: int,
+    positive: str,
+    budgets: list[int],
+    hold_out_from: int | None = None,
+    explore_every: int = EXPLORE_EVERY,
 ) -> dict[str, Any]:
     began = time.perf_counter()
     pool_rows = read_tsv(pool_path)
     if len(set(pool_rows.ids)) != len(pool_rows.ids):
         raise SystemExit(f"{pool_path}: a Sentence_id is used twice")
+    evals = {path.name: read_tsv(path) for path in eval_paths}
+    if hold_out_from is not None:
+        pool_rows, later = held_out(pool_rows, hold_out_from)
+        evals[f"{pool_path.name}[Sentence_id>={hold_out_from}]"] = later
     names = sorted(set(pool_rows.labels))
     if positive not in names:
         raise SystemExit(f"{pool_path}: no {positive!r} label (labels: {names})")
     pool = make_pool([Item(i, t) for i, t in zip(pool_rows.ids, pool_rows.texts, strict=True)])
     truth = dict(zip(pool_rows.ids, pool_rows.labels, strict=True))
-    evals = {path.name: read_tsv(path) for path in eval_paths}
     eval_features = {name: pool.vectorizer.transform(rows.texts) for name, rows in evals.items()}
     setup = time.perf_counter() - began
     curves: dict[str, dict[str, Any]] = {name: {} for name in evals}
     for ordering in ("random", "builder"):
         per_seed = [
-            run_seed(pool, truth, names, evals, eval_features, ordering, seed, budgets, positive)
+            run_seed(
+                pool,
+                truth,
+                names,
+                evals,
+                eval_features,
+                ordering,
+                seed,
+                budgets,
+                positive,
+                explore_every,
+            )
             for seed in range(seeds)
         ]
         for name in evals:
@@ -174,6 +220,8 @@ def simulate(
     return {
         "pool": str(pool_path),
         "pool_size": len(pool_rows.ids),
+        "hold_out_from": hold_out_from,
+        "explore_every": explore_every,
         "positive": positive,
         "model": MODEL_SPEC,
         "first_labels": FIRST,
@@ -181,7 +229,7 @@ def simulate(
         "seeds": seeds,
         "budgets": budgets,
         "evals": curves,
-        "targets": targets(curves, [p.name for p in eval_paths], budgets),
+        "targets": targets(curves, list(evals), budgets),
         # The annotator simulation on the pool's labels: majority vote against Dawid–Skene
         # (bench/annotators.py; also `python -m bench --only annotators`).
         "annotators": simulate_annotators(pool_path, seeds, positive=positive),
@@ -271,6 +319,17 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--positive", default="Yes", help="the positive class (default Yes)")
     parser.add_argument("--last", type=int, default=LAST, help=f"largest budget ({LAST})")
     parser.add_argument("--plot", type=Path, help="also draw the curves into this PNG")
+    parser.add_argument(
+        "--hold-out-from",
+        type=int,
+        help="score on the pool's rows from this Sentence_id on, taken out of the pool",
+    )
+    parser.add_argument(
+        "--explore-every",
+        type=int,
+        default=EXPLORE_EVERY,
+        help=f"every Nth place of the builder's order a random pick (0: none; {EXPLORE_EVERY})",
+    )
     return parser.parse_args(argv)
 
 
@@ -280,7 +339,17 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             raise SystemExit(f"no such file: {path}")
     budgets = list(range(FIRST, args.last + 1, STEP))
-    result = simulate(args.pool, args.eval, args.seeds, args.positive, budgets)
+    if args.explore_every < 0:
+        raise SystemExit("--explore-every must be 0 (no random picks) or more")
+    result = simulate(
+        args.pool,
+        args.eval,
+        args.seeds,
+        args.positive,
+        budgets,
+        args.hold_out_from,
+        args.explore_every,
+    )
     write_json(args.json, result)
     if args.plot:
         plot(result, args.plot)

@@ -8,7 +8,14 @@ import pytest
 
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.tasks.suggest import Item, cluster_of, make_pool, prediction, suggest
+from builder.tasks.suggest import (
+    Item,
+    cluster_of,
+    make_pool,
+    prediction,
+    serving_order,
+    suggest,
+)
 
 NAMES = ["no_claim", "not_checkworthy", "checkworthy"]
 LABELED = {
@@ -41,7 +48,12 @@ def test_every_unlabeled_item_and_no_labeled_one_gets_a_suggestion() -> None:
     assert set(result.by_item) == set(UNLABELED)
     for suggestion in result.by_item.values():
         assert suggestion.label in NAMES
-        assert 1 / 3 <= suggestion.score <= 1.0  # the top probability of three classes
+        assert 1 / 3 <= suggestion.confidence <= 1.0  # the top probability of three classes
+        assert suggestion.score == suggestion.confidence  # no random picks by default
+        assert suggestion.cluster == cluster_of("story-a")
+    mixed = suggest(make_pool(items()), labels(), NAMES, minimum=2, explore_every=2)
+    assert sorted(s.score for s in mixed.by_item.values()) == [0, round(1 / 3, 6), round(2 / 3, 6)]
+    for suggestion in result.by_item.values():
         assert suggestion.cluster == cluster_of("story-a")
 
 
@@ -69,6 +81,23 @@ def test_a_prediction_is_a_label_studio_choice_with_score_cluster_and_version() 
     assert isinstance(payload["cluster"], int)
     assert payload["result"][0]["from_name"] == "claim"
     assert payload["result"][0]["value"]["choices"] == [result.by_item["u1"].label]
+
+
+def test_the_least_confident_are_served_first_with_every_fourth_place_a_random_pick() -> None:
+    ids = [f"i{n:02d}" for n in range(40)]
+    confidence = [0.5 + n / 100 for n in range(40)]  # i00 the least confident
+    places = serving_order(ids, confidence, "builder-v1", every=4)
+    order = sorted(ids, key=places.__getitem__)
+    assert sorted(places.values()) == list(range(40))
+    by_model = [item for place, item in enumerate(order) if place % 4 != 3]
+    assert by_model == sorted(by_model)  # least confident first among the model's places
+    assert order[:3] == ["i00", "i01", "i02"]
+    picked = [order[place] for place in range(3, 40, 4)]
+    assert picked != sorted(picked)  # random picks, not the next least confident
+    assert serving_order(ids, confidence, "builder-v1", every=4) == places  # rerun: same
+    assert serving_order(ids, confidence, "builder-v2", every=4) != places  # new labels: new draw
+    plain = serving_order(ids, confidence, "builder-v1", every=0)
+    assert sorted(ids, key=plain.__getitem__) == ids
 
 
 def test_items_without_a_story_are_clustered_by_topic() -> None:

@@ -194,7 +194,8 @@ def baseline_section(baselines: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "## Baseline",
         "",
-        "TF-IDF (word 1-2-grams) and logistic regression with balanced class weights "
+        "TF-IDF (word 1-2-grams, every digit read as 0) and logistic regression with balanced "
+        "class weights "
         "(scikit-learn), trained on `train` and scored on `test`. For `claim`, the F1 of "
         "`checkworthy` (the CLEF CheckThat! measure) and the macro-F1; for `stance`, the "
         "class-wise macro-F1 (not FNC-1's weighted score).",

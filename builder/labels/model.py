@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,9 +24,21 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 # Part of every model version: a change of features or model must change the version too.
-MODEL_SPEC = "tfidf(word 1-2, sublinear)+logreg(balanced, C=1, lbfgs)/v2"
+MODEL_SPEC = "tfidf(word 1-2, sublinear, digits as 0)+logreg(balanced, C=1, lbfgs)/v3"
 # Below this many labels of any one class the model's confidences mean little: no ordering.
 DEFAULT_MIN_LABELS_PER_CLASS = DEFAULT_SUGGEST_MIN_LABELS
+
+
+DIGIT = re.compile(r"\d")
+
+
+def normalized(text: str) -> str:
+    """Lower case, every digit a 0: "3.5 percent" and "12 percent" become one feature.
+
+    A number's value is not what makes a claim worth checking, its presence is; measured on
+    CheckThat! dev and a held-out part of its pool (README), it helps on both.
+    """
+    return DIGIT.sub("0", text.lower())
 
 
 def vectorizer() -> TfidfVectorizer:
@@ -33,7 +46,9 @@ def vectorizer() -> TfidfVectorizer:
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float64)
+    return TfidfVectorizer(
+        ngram_range=(1, 2), sublinear_tf=True, preprocessor=normalized, dtype=np.float64
+    )
 
 
 def classifier(seed: int = 0) -> LogisticRegression:
