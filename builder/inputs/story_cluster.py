@@ -159,7 +159,7 @@ def _top_per_row(
     starts = np.cumsum(counts) - counts
     kth = np.full(n_rows, -np.inf, dtype=np.float32)
     width = int(counts.max())
-    step = max(1, 2**22 // width)  # rows per padded block: about 4 million numbers
+    step = max(1, 2**20 // width)  # rows per padded block: about a million numbers
     for first in range(0, n_rows, step):
         last = min(first + step, n_rows)
         lo, hi = starts[first], starts[last - 1] + counts[last - 1]
