@@ -15,10 +15,11 @@ import yaml
 import builder.dataset.build as dataset_module
 from builder.core.atomic import write_jsonl
 from builder.core.config import Settings
+from builder.core.report import Report
 from builder.core.scheme import CLAIM
-from builder.dataset.build import build_dataset
+from builder.dataset.build import build_dataset, make_dataset
 from builder.inputs.corpus import load_corpus
-from builder.labelstudio.pull import pull_paths
+from builder.labels.records import pull_paths
 from builder.tasks.claims import claim_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,9 +113,9 @@ def write_pull(settings: Settings, records: list[dict[str, Any]]) -> None:
     )
 
 
-def make_root(root: Path, extra: bool = True, values: dict[str, str] | None = None) -> Settings:
+def make_root(root: Path, extra: bool = True) -> Settings:
     write_raw(root, extra)
-    settings = Settings(root=root.resolve(), values=values or {})
+    settings = Settings(root=root.resolve())
     write_pull(settings, annotation_records(settings))
     return settings
 
@@ -449,3 +450,60 @@ def test_label_counts_in_the_manifest_match_the_rows(
     for split in ("train", "test"):
         counted = Counter(CLAIM_NAMES[i] for i in ds[split]["claim"])
         assert dict(counted) == manifest["counts"]["claims"]["labels"][split]
+
+
+# The dataset step: its report, and "nothing changed" ---------------------------------------
+
+
+def make(settings: Settings) -> Report:
+    report = Report("dataset")
+    make_dataset(settings, report)
+    return report
+
+
+def test_the_dataset_step_counts_what_it_left_out(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    everything = annotation_records(settings)
+    tasks = claim_tasks(load_corpus(settings))
+    # The first item's annotations left out, and one of an item no longer in raw/ added.
+    records = [r for r in everything if r["item_id"] != everything[0]["item_id"]]
+    write_pull(settings, [*records, {**records[0], "item_id": "gone-1", "annotation_id": 999}])
+    report = make(settings)
+    manifest = json.loads((settings.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    rows = sum(manifest["counts"][c][s] for c in manifest["counts"] for s in ("train", "test"))
+    assert report.kept == rows
+    assert report.read == len(tasks) + len(records) + 1
+    labeled = {r["item_id"] for r in records}
+    unlabeled = [t for t in tasks if t["sentence_id"] not in labeled]
+    assert unlabeled and report.dropped["claims: not labeled yet"] == len(unlabeled)
+    assert report.dropped["annotations: item no longer in raw/"] == 1
+    assert not report.unchanged and report.wrote == [str(settings.dataset_dir)]
+
+
+def test_the_dataset_says_nothing_changed_when_its_inputs_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_root(tmp_path / "root")
+    assert not make(settings).unchanged
+    before = tree(settings.dataset_dir)
+    again = make(settings)
+    assert again.unchanged and again.lines[0].startswith("nothing changed")
+    assert tree(settings.dataset_dir) == before
+    # Any input changes the answer: a raw file, the records, a setting.
+    (settings.raw_dir / "late.jsonl").write_text(
+        json.dumps({"id": "late", "text": "It happened on Monday."}) + "\n", encoding="utf-8"
+    )
+    assert not make(settings).unchanged
+    assert make(settings).unchanged
+    write_pull(settings, annotation_records(settings)[:-1])
+    assert not make(settings).unchanged
+    assert not make(Settings(root=settings.root, test_size=0.3)).unchanged
+
+
+def test_bad_input_is_reported_at_every_build(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    (settings.raw_dir / "bad.jsonl").write_text('{"id": oops}\n', encoding="utf-8")
+    for _ in range(2):
+        report = make(settings)
+        assert not report.unchanged
+        assert report.exit_code == 1 and "bad.jsonl:1" in report.problems[0]

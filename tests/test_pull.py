@@ -10,17 +10,15 @@ import pytest
 
 from builder.core.atomic import write_jsonl
 from builder.core.config import Settings
-from builder.labelstudio import pull
-from builder.labelstudio.pull import (
+from builder.labels.records import (
     PullPaths,
-    process_snapshot,
     project_records,
     pull_paths,
     read_records,
     read_summary,
-    save_snapshot,
-    since_last_pull,
 )
+from builder.labelstudio import pull
+from builder.labelstudio.pull import process_snapshot, save_snapshot, since_last_pull
 
 KNOWN = {"s-1", "s-2", "s-3", "s-4"}
 

@@ -1,58 +1,70 @@
-"""The command line: one subcommand per step; errors become one plain message and an exit code."""
+"""The command line: parse, call a step, print its report; errors become a message and a hint."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import traceback
-from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from builder.core.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
+from builder.core.config import Settings, debug_requested, setting_help
 from builder.core.errors import BuilderError
-from builder.inputs.articles import Problem, load_article_files
+from builder.core.report import Report
 
-if TYPE_CHECKING:
-    from builder.labelstudio.sync import SyncReport
-
-
-def report_problems(problems: Sequence[Problem]) -> None:
-    for problem in problems:
-        print(f"bad input: {problem}", file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) in the input; the rest was processed", file=sys.stderr)
+TRACEBACK_HINT = "to see the traceback: rerun with --debug (or BUILDER_DEBUG=1)"
 
 
-def corpus_with_controls(settings: Settings) -> tuple[Any, dict[str, str], list[Problem]]:
-    """The corpus and its control items; bad input of either is reported and returned."""
-    from builder.inputs.controls import load_controls
-    from builder.inputs.corpus import load_corpus
-    from builder.tasks.claims import labeled_sentence_ids
+def emit(line: str, warning: bool) -> None:
+    print(line, file=sys.stderr if warning else sys.stdout, flush=warning)
 
-    corpus = load_corpus(settings)
-    controls, control_problems = load_controls(settings.raw_dir, labeled_sentence_ids(corpus))
-    problems = corpus.problems + control_problems
-    report_problems(problems)
-    return corpus, controls, problems
+
+def run_step(
+    settings: Settings,
+    name: str,
+    step: Callable[..., None],
+    summary: bool = True,
+    **options: object,
+) -> int:
+    """Call a step with a fresh report; print its problems, its summary; keep it for status."""
+    report = Report(name, emit=emit)
+    try:
+        step(settings, report, **options)
+    finally:
+        if report.problems:
+            print(
+                f"{len(report.problems)} problem(s) in the input; the rest was processed",
+                file=sys.stderr,
+            )
+    report.done()
+    if summary:
+        print(report.summary())
+    report.save(settings.state_dir)
+    return report.exit_code
+
+
+# The commands --------------------------------------------------------------------------------
 
 
 def cmd_sentences(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.inputs.articles import load_article_files
     from builder.inputs.sentences import split_article
 
     missing = [p for p in args.files if not Path(p).is_file()]
     if missing:
         raise BuilderError(f"no such file: {', '.join(missing)}")
     loaded = load_article_files([Path(p) for p in args.files])
-    out = sys.stdout
     for article in loaded.items:
         for sentence in split_article(article):
-            out.write(json.dumps(sentence.to_dict(), ensure_ascii=False) + "\n")
-    report_problems(loaded.problems)
+            sys.stdout.write(json.dumps(sentence.to_dict(), ensure_ascii=False) + "\n")
+    for problem in loaded.problems:
+        print(f"bad input: {problem}", file=sys.stderr)
+    if loaded.problems:
+        print(
+            f"{len(loaded.problems)} problem(s) in the input; the rest was processed",
+            file=sys.stderr,
+        )
     return 1 if loaded.problems else 0
 
 
@@ -77,6 +89,13 @@ def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.core.config import settings_table
+
+    print(settings_table(None if args.markdown else settings))
+    return 0
+
+
 def cmd_labelstudio(settings: Settings, args: argparse.Namespace) -> int:
     from builder.labelstudio import server
 
@@ -91,364 +110,81 @@ def cmd_labelstudio(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
-    from builder import __version__
-    from builder.core.scheme import scheme_hash
-    from builder.inputs.articles import raw_files
-    from builder.inputs.corpus import load_corpus
-    from builder.labelstudio.client import LabelStudioClient
-    from builder.labelstudio.sync import (
-        SyncState,
-        ensure_project,
-        inputs_fingerprint,
-        nothing_to_do,
-        sync_tasks,
-    )
-    from builder.tasks.claims import claim_tasks
+    from builder.labelstudio.rounds import sync_claims
 
-    files = raw_files(settings.raw_dir)
-    if not files:
-        raise BuilderError(
-            f"no articles to sync in {settings.raw_dir}",
-            fix="put .txt or .jsonl articles in raw/ (see README: Inputs)",
-        )
-    state_path = settings.state_dir / "sync" / "claims.json"
-    inputs = inputs_fingerprint(files, scheme_hash(), __version__)
-
-    def connect() -> tuple[LabelStudioClient, Any]:
-        client = LabelStudioClient(settings)
-        client.check()
-        info = ensure_project(
-            client,
-            "claims",
-            settings.claims_project_title,
-            "Is this sentence a check-worthy claim? Made by the fact-check dataset builder.",
-            force_config=args.force_config,
-            annotations_per_task=settings.annotations_per_task,
-        )
-        return client, info
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # The server's round trips overlap reading raw/: a sync should cost the server's
-        # import, not our start-up (measured in `make bench`).
-        connecting = pool.submit(connect)
-        # raw/ as the last clean sync saw it: no need to read it unless the server changed.
-        unchanged_inputs = SyncState.load(state_path).inputs == inputs
-        corpus = None if unchanged_inputs else load_corpus(settings)
-        if corpus is not None:
-            report_problems(corpus.problems)
-            if not corpus.articles:
-                raise BuilderError(
-                    f"no articles to sync in {settings.raw_dir}",
-                    fix="put .txt or .jsonl articles in raw/ (see README: Inputs)",
-                )
-        client, info = connecting.result()
-    if corpus is None:
-        if nothing_to_do(client, info, state_path, inputs):
-            print(f"nothing new: raw/ and project {info.id} are as the last sync left them")
-            print(f"label them at {client.url}/projects/{info.id}/data")
-            return 0
-        corpus = load_corpus(settings)
-    tasks = claim_tasks(corpus)
-    report = sync_tasks(
-        client,
-        info,
-        tasks,
-        "sentence_id",
-        state_path,
+    return run_step(
+        settings,
+        "sync",
+        sync_claims,
+        force_config=args.force_config,
         progress=not args.no_progress,
-        inputs="" if corpus.problems else inputs,
-        batch_size=settings.sync_batch_size,
     )
-    print_sync_report(report, info.id, client.url, "sentence")
-    return 1 if corpus.problems else 0
-
-
-def print_sync_report(report: SyncReport, project_id: int, url: str, unit: str) -> None:
-    if report.imported:
-        print(
-            f"imported {report.imported} new task(s) into project {project_id}; "
-            f"{report.already} already there"
-        )
-    else:
-        print(
-            f"nothing new: all {report.already} {unit}(s) are already tasks of project {project_id}"
-        )
-    if report.gone_from_raw:
-        shown = ", ".join(report.gone_from_raw[:5]) + (
-            " …" if len(report.gone_from_raw) > 5 else ""
-        )
-        print(
-            f"{len(report.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ "
-            f"(kept, not deleted): {shown}"
-        )
-    if report.duplicated:
-        print(
-            f"warning: {len(report.duplicated)} {unit}(s) have more than one task: "
-            + ", ".join(report.duplicated[:5]),
-            file=sys.stderr,
-        )
-    print(f"label them at {url}/projects/{project_id}/data")
 
 
 def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.inputs.corpus import load_corpus
-    from builder.labelstudio.client import LabelStudioClient
-    from builder.labelstudio.pull import (
-        ADJUDICATED,
-        process_snapshot,
-        pull_paths,
-        save_snapshot,
-        since_last_pull,
-    )
-    from builder.tasks.adjudicate import ADJUDICATION_SUFFIX
-    from builder.tasks.claims import labeled_sentence_ids
+    from builder.labelstudio.pull import pull_projects
 
-    corpus = load_corpus(settings)
-    report_problems(corpus.problems)
-    known_sentences = labeled_sentence_ids(corpus)
-
-    def known_pairs(tasks: list[dict]) -> set[str]:
-        data = [t.get("data") or {} for t in tasks]
-        return {
-            d["pair_id"] for d in data if "pair_id" in d and d.get("sentence_id") in known_sentences
-        }
-
-    client = LabelStudioClient(settings)
-    client.check()
-    projects = [
-        ("claims", settings.claims_project_title, lambda tasks: known_sentences),
-        ("stance", settings.stance_project_title, known_pairs),
-    ]
-    for question_project, title, known in projects:
-        adjudication_title = title + ADJUDICATION_SUFFIX
-        adjudication_name = ADJUDICATED.format(project=question_project)
-        for name, project_title in (
-            (question_project, title),
-            (adjudication_name, adjudication_title),
-        ):
-            info = client.find_project(project_title)
-            if info is None:
-                if name == "claims":
-                    raise BuilderError(
-                        f"no project {project_title!r} at {client.url}", fix="run `make sync` first"
-                    )
-                continue
-            paths = pull_paths(settings, name)
-            since = since_last_pull(paths, info.id, args.full)
-            data, server_time = client.export_snapshot(info.id, since)
-            # Saved verbatim, under a new name, before anything reads it.
-            snapshot = save_snapshot(paths, data)
-            validated = process_snapshot(
-                paths,
-                snapshot,
-                known,
-                info.id,
-                question_project,
-                ground_truth=name != question_project,
-                merge=since is not None,
-                server_time=server_time,
-            )
-            print_counts(name, snapshot, validated.counts, paths.rejects, since)
-    return 1 if corpus.problems else 0
-
-
-def print_counts(
-    project: str, snapshot: Path, counts: dict[str, int], rejects: Path, since: str | None
-) -> None:
-    skipped = ", ".join(
-        f"{k.removeprefix('skipped_')} {v}" for k, v in counts.items() if k.startswith("skipped_")
-    )
-    what = f"the tasks changed since {since}" if since else "every annotated task"
-    print(f"{project}: saved the export of {what} as {snapshot}")
-    print(
-        f"{project}: pulled {counts['pulled']} = accepted {counts['accepted']} + rejected "
-        f"{counts['rejected']} + skipped {counts['skipped']}" + (f" ({skipped})" if skipped else "")
-    )
-    if counts["rejected"]:
-        print(f"{project}: rejects with task, annotator, JSON path and reason: {rejects}")
-
-
-def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.dataset.build import build_dataset
-    from builder.dataset.stance_rows import stance_parts
-
-    corpus, controls, problems = corpus_with_controls(settings)
-    manifest = build_dataset(settings, corpus, stance_parts(settings), controls)
-    counts = manifest["counts"]
-    print(f"wrote {settings.dataset_dir}")
-    for config, c in counts.items():
-        print(f"  {config}: train {c['train']}, test {c['test']}")
-    if manifest["splits"]["by"] != "story_id":
-        print("  note: fewer than two stories, so the splits are by article (the card says so)")
-    for project, items in manifest["unresolved"].items():
-        if items:
-            print(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")
-    print(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')
-    return 1 if problems else 0
+    return run_step(settings, "pull", pull_projects, full=args.full)
 
 
 def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.inputs.corpus import load_corpus
-    from builder.labels.aggregate import aggregate
-    from builder.labelstudio.client import LabelStudioClient
-    from builder.labelstudio.pull import project_records
-    from builder.labelstudio.sync import ensure_project, sync_tasks
-    from builder.tasks.stance import candidate_pairs, load_user_claims, targets_from
+    from builder.labelstudio.rounds import sync_stance
 
-    corpus = load_corpus(settings)
-    claims = load_user_claims(settings.raw_dir)
-    problems = corpus.problems + claims.problems
-    report_problems(problems)
-    labels = aggregate(project_records(settings, "claims"))
-    targets = targets_from(corpus, labels, claims.items)
-    if not targets:
-        raise BuilderError(
-            "no stance targets: no sentence is labeled checkworthy yet and raw/claims.jsonl "
-            "has no claims",
-            fix="label claims, then `make pull`; or add claims to raw/claims.jsonl",
-        )
-    top_k = args.top_k or settings.stance_top_k
-    min_similarity = (
-        args.min_similarity if args.min_similarity is not None else settings.stance_min_similarity
-    )
-    pairs = candidate_pairs(corpus, targets, top_k, min_similarity)
-    print(
-        f"{len(targets)} target(s), {len(pairs)} candidate pair(s) "
-        f"(top {top_k}, similarity ≥ {min_similarity})"
-    )
-    client = LabelStudioClient(settings)
-    client.check()
-    info = ensure_project(
-        client,
+    return run_step(
+        settings,
         "stance",
-        settings.stance_project_title,
-        "Does the sentence support, contradict or discuss the target claim? Made by the "
-        "fact-check dataset builder.",
+        sync_stance,
+        top_k=args.top_k,
+        min_similarity=args.min_similarity,
         force_config=args.force_config,
-        annotations_per_task=settings.annotations_per_task,
-    )
-    report = sync_tasks(
-        client,
-        info,
-        [pair.task_data() for pair in pairs],
-        "pair_id",
-        settings.state_dir / "sync" / "stance.json",
         progress=not args.no_progress,
-        batch_size=settings.sync_batch_size,
     )
-    print_sync_report(report, info.id, client.url, "pair")
-    return 1 if problems else 0
 
 
 def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.dataset.stance_rows import pair_data
-    from builder.inputs.controls import load_controls
-    from builder.inputs.corpus import load_corpus
-    from builder.labels.aggregate import aggregate
-    from builder.labelstudio.client import LabelStudioClient
-    from builder.labelstudio.pull import project_records
-    from builder.labelstudio.sync import ensure_project, sync_tasks
-    from builder.tasks.adjudicate import ADJUDICATION_SUFFIX, adjudications
-    from builder.tasks.claims import claim_tasks
+    from builder.labelstudio.rounds import send_adjudications
 
-    corpus = load_corpus(settings)
-    report_problems(corpus.problems)
-    client = LabelStudioClient(settings)
-    client.check()
-    sent = 0
-    for project, title in (
-        ("claims", settings.claims_project_title),
-        ("stance", settings.stance_project_title),
-    ):
-        records = project_records(settings, project)
-        if not records:
-            continue
-        if project == "claims":
-            key = "sentence_id"
-            task_of_item = {t["sentence_id"]: t for t in claim_tasks(corpus)}
-            # Control items have a known answer: nothing there for an adjudicator to settle.
-            controls, _ = load_controls(settings.raw_dir, set(task_of_item))
-            task_of_item = {i: t for i, t in task_of_item.items() if i not in controls}
-        else:
-            key = "pair_id"
-            task_of_item = pair_data(settings)
-        todo = adjudications(project, aggregate(records), records, task_of_item, args.min_agreement)
-        if not todo:
-            print(f"{project}: nothing to adjudicate")
-            continue
-        info = ensure_project(
-            client,
-            project,
-            title + ADJUDICATION_SUFFIX,
-            "Adjudication: each annotator's answer is shown as a prediction; your answer settles "
-            "the item (ground truth) at the next pull.",
-            force_config=args.force_config,
-            adjudication=True,
-        )
-        report = sync_tasks(
-            client,
-            info,
-            [a.task for a in todo],
-            key,
-            settings.state_dir / "sync" / f"{project}-adjudication.json",
-            progress=False,
-            predictions={a.item_id: a.predictions for a in todo},
-        )
-        reasons = ", ".join(f"{n} {r}" for r, n in sorted(Counter(a.reason for a in todo).items()))
-        print(
-            f"{project}: {len(todo)} item(s) to adjudicate ({reasons}); sent {report.imported} "
-            f"new, {report.already} already there"
-        )
-        print(f"{project}: adjudicate at {client.url}/projects/{info.id}/data")
-        sent += report.imported
-    return 1 if corpus.problems else 0
+    return run_step(
+        settings,
+        "adjudicate",
+        send_adjudications,
+        min_agreement=args.min_agreement,
+        force_config=args.force_config,
+    )
+
+
+def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.dataset.build import make_dataset
+
+    return run_step(settings, "dataset", make_dataset)
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from builder.cli.status import render, status_report
+    from builder.inputs.corpus import load_corpus
 
-    _, controls, _ = corpus_with_controls(settings)
-    report = status_report(settings, controls)
+    corpus = load_corpus(settings, controls=True)
+    for problem in corpus.problems:
+        print(f"bad input: {problem}", file=sys.stderr)
+    if corpus.problems:
+        print(
+            f"{len(corpus.problems)} problem(s) in the input; the rest was processed",
+            file=sys.stderr,
+        )
+    report = status_report(settings, corpus.controls)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0
 
 
 def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.labelstudio.client import LabelStudioClient
-    from builder.labelstudio.demo import add_example_annotations, load_examples
-    from builder.tasks.adjudicate import ADJUDICATION_SUFFIX
+    from builder.labelstudio.demo import add_demo_annotations
 
-    examples = load_examples()
-    client = LabelStudioClient(settings)
-    client.check()
-    projects = [
-        ("claims", "claims", settings.claims_project_title, "sentence_id"),
-        ("stance", "stance", settings.stance_project_title, "pair_id"),
-        (
-            "claims-adjudication",
-            "claims",
-            settings.claims_project_title + ADJUDICATION_SUFFIX,
-            "sentence_id",
-        ),
-    ]
-    for name, project, title, key in projects:
-        info = client.find_project(title)
-        if info is None:
-            if project == "claims" and name == project:
-                raise BuilderError(f"no project {title!r}", fix="run `make sync` first")
-            continue
-        task_of_item = {item: task for task, item in client.task_keys(info.id, key).items() if item}
-        wanted = [
-            e for e in examples.get(name, []) if name == project or e["item_id"] in task_of_item
-        ]
-        added, already = add_example_annotations(client, project, info.id, task_of_item, wanted)
-        print(f"{name}: example annotations (example data): added {added}, {already} already there")
-    return 0
+    return run_step(settings, "demo-annotations", add_demo_annotations, summary=False)
 
 
 def cmd_demo_summary(settings: Settings, args: argparse.Namespace) -> int:
-    login = settings.get("LOCAL_LABEL_STUDIO_EMAIL")
-    password = settings.get("LOCAL_LABEL_STUDIO_PASSWORD")
+    login = settings.local_label_studio_email
+    password = settings.local_label_studio_password.reveal()
     print()
     print("demo done:")
     print(f"  dataset        {settings.dataset_dir} (card: README.md, manifest.json)")
@@ -466,6 +202,7 @@ def cmd_demo_summary(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "sentences": cmd_sentences,
     "schemas": cmd_schemas,
+    "settings": cmd_settings,
     "labelstudio": cmd_labelstudio,
     "sync": cmd_sync,
     "pull": cmd_pull,
@@ -479,13 +216,22 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m builder", description=__doc__)
-    top.add_argument("--debug", action="store_true", help="show the traceback on errors")
+    top = argparse.ArgumentParser(
+        prog="python -m builder",
+        description=__doc__,
+        epilog="Settings come from the environment or .env: `python -m builder settings` lists "
+        "them with their values, defaults and ranges.",
+    )
+    top.add_argument(
+        "--debug", action="store_true", help="show the traceback on errors (or BUILDER_DEBUG=1)"
+    )
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("sentences", help="print the sentences of raw files as JSON lines")
     p.add_argument("files", nargs="+")
     p = sub.add_parser("schemas", help="write schemas/ from the label scheme")
     p.add_argument("--check", action="store_true", help="fail if schemas/ is out of date")
+    p = sub.add_parser("settings", help="every setting: its value, default, range and meaning")
+    p.add_argument("--markdown", action="store_true", help="the README's configuration table")
     p = sub.add_parser("labelstudio", help="start, stop or check the local Label Studio")
     p.add_argument("action", choices=["start", "stop", "status"])
     p = sub.add_parser("sync", help="push new sentences to the claims project")
@@ -497,17 +243,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
     p = sub.add_parser("stance", help="pair targets with other outlets' sentences; sync the pairs")
-    p.add_argument(
-        "--top-k",
-        type=int,
-        help=f"candidates per target (default STANCE_TOP_K or {DEFAULT_STANCE_TOP_K})",
-    )
-    p.add_argument(
-        "--min-similarity",
-        type=float,
-        help="lowest TF-IDF cosine of a candidate "
-        f"(default STANCE_MIN_SIMILARITY or {DEFAULT_STANCE_MIN_SIMILARITY})",
-    )
+    p.add_argument("--top-k", type=int, help=setting_help("stance_top_k"))
+    p.add_argument("--min-similarity", type=float, help=setting_help("stance_min_similarity"))
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = sub.add_parser("adjudicate", help="send ties (and low agreement) to adjudication")
@@ -525,17 +262,34 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+# Errors, mapped to a message and a hint at the edge ------------------------------------------
+
+
+def explain(exc: BaseException) -> tuple[str, int]:
+    """The message and exit code of an error: what failed, the fix, how to see the traceback."""
+    if isinstance(exc, BuilderError):
+        return f"error: {exc}", exc.exit_code
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return (
+            f"error: cannot use{where}: {exc.strerror or exc}\n"
+            "  fix: check that it exists, that you may read and write it, and the free disk space",
+            1,
+        )
+    return (
+        f"error: unexpected {type(exc).__name__}: {exc}\n"
+        "  fix: this is a bug of the builder; please report it with the traceback",
+        1,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    debug = args.debug or os.environ.get("BUILDER_DEBUG") == "1"
+    debug = args.debug or debug_requested()
     try:
         settings = Settings.load()
+        debug = debug or settings.builder_debug
         return COMMANDS[args.command](settings, args)
-    except BuilderError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except BrokenPipeError:
         # The reader (e.g. `| head`) stopped early: not an error of ours, and nothing to say.
         sys.stderr.close()
@@ -543,3 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: rerun the command, it picks up where it stopped", file=sys.stderr)
         return 130
+    except Exception as exc:
+        message, code = explain(exc)
+        if debug:
+            traceback.print_exc()
+        print(message, file=sys.stderr)
+        if not debug:
+            print(f"  ({TRACEBACK_HINT})", file=sys.stderr)
+        return code

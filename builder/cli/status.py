@@ -6,13 +6,16 @@ from typing import Any
 
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
+from builder.core.projects import PROJECTS
+from builder.core.report import last_reports
 from builder.labels.aggregate import aggregate
 from builder.labels.quality import agreement_for, annotator_table
-from builder.labelstudio.pull import ADJUDICATED, project_records, pull_paths, read_summary
+from builder.labels.records import project_records, pull_summary
+from builder.labelstudio.client import LabelStudioClient
 
 
 def _pull_counts(settings: Settings, name: str) -> dict[str, int]:
-    summary = read_summary(pull_paths(settings, name).summary)
+    summary = pull_summary(settings, name)
     return summary["counts"] if summary else {}
 
 
@@ -27,7 +30,7 @@ def project_status(
     records = project_records(settings, project)
     labels = aggregate(records)
     counts = _pull_counts(settings, project)
-    adjudicated = _pull_counts(settings, ADJUDICATED.format(project=project))
+    adjudicated = _pull_counts(settings, PROJECTS[project].adjudication_name)
     status: dict[str, Any] = {"project": project, "title": title, "server": None}
     if client is not None:
         info = client.find_project(title)
@@ -46,18 +49,14 @@ def project_status(
         i for i, item in labels.items() if item.label is None and i not in known
     )
     status["adjudicated"] = sum(1 for item in labels.values() if item.resolved_by == "ground_truth")
-    status["last_pull"] = (read_summary(pull_paths(settings, project).summary) or {}).get(
-        "snapshot"
-    )
+    status["last_pull"] = (pull_summary(settings, project) or {}).get("snapshot")
     status["agreement"] = agreement_for(project, records)
     status["annotators"] = annotator_table(project, records, controls)
     return status
 
 
 def status_report(settings: Settings, controls: dict[str, str] | None = None) -> dict[str, Any]:
-    from builder.labelstudio.client import LabelStudioClient
-
-    report: dict[str, Any] = {"server_error": None, "projects": []}
+    report: dict[str, Any] = {"server_error": None, "projects": [], "steps": []}
     client = None
     try:
         client = LabelStudioClient(settings)
@@ -65,11 +64,11 @@ def status_report(settings: Settings, controls: dict[str, str] | None = None) ->
     except BuilderError as exc:
         report["server_error"] = exc.message
         client = None
-    for project, title in (
-        ("claims", settings.claims_project_title),
-        ("stance", settings.stance_project_title),
-    ):
-        report["projects"].append(project_status(settings, project, title, client, controls))
+    for project in PROJECTS.values():
+        report["projects"].append(
+            project_status(settings, project.name, project.title(settings), client, controls)
+        )
+    report["steps"] = last_reports(settings.state_dir)
     return report
 
 
@@ -149,4 +148,29 @@ def render(report: dict[str, Any]) -> str:
         if p["unresolved"]:
             shown = ", ".join(p["unresolved"][:5]) + (" …" if len(p["unresolved"]) > 5 else "")
             lines.append(f"  unresolved: {shown} (send them with `make adjudicate`)")
+    if report.get("steps"):
+        lines += ["", "last run of each step:"]
+        lines += table(
+            ["step", "finished (UTC)", "read", "kept", "dropped", "seconds", "outcome"],
+            [
+                [
+                    step["step"],
+                    step["finished_at"],
+                    step["read"],
+                    step["kept"],
+                    sum(step["dropped"].values()),
+                    step["seconds"],
+                    _outcome(step),
+                ]
+                for step in report["steps"]
+            ],
+        )
     return "\n".join(lines)
+
+
+def _outcome(step: dict[str, Any]) -> str:
+    if step["unchanged"]:
+        return "nothing changed"
+    reasons = ", ".join(f"{reason} {n}" for reason, n in step["dropped"].items())
+    problems = f"{step['problems']} bad input(s)" if step["problems"] else ""
+    return "; ".join(part for part in (reasons, problems) if part) or "done"

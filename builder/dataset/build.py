@@ -19,14 +19,17 @@ from builder import __version__
 from builder.core.atomic import replace_dir, write_json, write_text
 from builder.core.config import Settings
 from builder.core.features import features_for
+from builder.core.projects import PROJECTS
+from builder.core.report import Report
 from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
 from builder.dataset.card import render_card
 from builder.dataset.figures import annotator_confusion, label_distribution
 from builder.dataset.splits import assign_splits
-from builder.inputs.corpus import Corpus
+from builder.dataset.stance_rows import stance_parts
+from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.aggregate import ItemLabel, aggregate, answer
 from builder.labels.quality import agreement_and_confusion
-from builder.labelstudio.pull import project_records, pull_paths, read_summary
+from builder.labels.records import project_records, pull_paths, pull_summary
 from builder.tasks.claims import claim_tasks
 
 SPLITS = ("train", "test")
@@ -61,8 +64,11 @@ def claims_rows(
     labels: dict[str, ItemLabel],
     controls: dict[str, str] | None = None,
     tasks: list[dict[str, Any]] | None = None,
+    report: Report | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per sentence with a label: aggregated, or known (a control item's answer)."""
+    """One row per sentence with a label: aggregated, or known (a control item's answer).
+
+    The rest is counted in `report` by reason: not labeled yet, or an unresolved tie."""
     controls = controls or {}
     names = question_for("claims").names
     positions = {s.sentence_id: s for s in corpus.all_sentences()}
@@ -80,6 +86,8 @@ def claims_rows(
             label, resolved_by = item.label, item.resolved_by
             annotations, agreement = item.annotations, item.agreement
         else:
+            if report is not None:
+                report.drop("claims: not labeled yet" if item is None else "claims: unresolved tie")
             continue
         sentence = positions[task["sentence_id"]]
         rows.append(
@@ -108,11 +116,14 @@ def claims_rows(
 
 
 def annotation_rows(
-    records: list[dict[str, Any]], story_of_item: dict[str, str]
+    records: list[dict[str, Any]], story_of_item: dict[str, str], report: Report | None = None
 ) -> list[dict[str, Any]]:
+    """One row per accepted annotation of an item of the dataset's corpus (counted otherwise)."""
     rows = []
     for record in sorted(records, key=lambda r: (r["project"], r["annotation_id"])):
         if record["item_id"] not in story_of_item:
+            if report is not None:
+                report.drop("annotations: item no longer in raw/")
             continue
         rows.append(
             {
@@ -156,13 +167,52 @@ def raw_inputs(settings: Settings) -> dict[str, str]:
     return {path.name: sha256_file(path) for path in paths}
 
 
-def previous_splits(dataset_dir: Path) -> dict[str, str]:
-    manifest = dataset_dir / "manifest.json"
-    if not manifest.is_file():
-        return {}
+def provenance(settings: Settings) -> dict[str, Any]:
+    """What a build is made of: every raw/ file and every pull used, by hash."""
+    exports_used = {}
+    for project in PROJECTS.values():
+        for name in project.names():
+            summary = pull_summary(settings, name)
+            if summary is None:
+                continue
+            exports_used[name] = {
+                "file": summary["snapshot"],
+                "files": {
+                    snapshot: sha256_file(settings.exports_dir / "pulls" / snapshot)
+                    for snapshot in summary.get("snapshots", [summary["snapshot"]])
+                },
+                "project_id": summary["project_id"],
+                "counts": summary["counts"],
+            }
+    return {"raw_inputs": raw_inputs(settings), "exports_used": exports_used}
+
+
+def inputs_key(settings: Settings, sources: dict[str, Any]) -> str:
+    """Changes when anything the dataset is made of changes: inputs, pulls, settings, code."""
+    accepted = [pull_paths(settings, n).accepted for p in PROJECTS.values() for n in p.names()]
+    payload = {
+        **sources,
+        # The records themselves too: a pull's summary could be older than its records.
+        "records": {path.name: sha256_file(path) for path in accepted if path.is_file()},
+        "test_size": settings.test_size,
+        "split_seed": settings.split_seed,
+        "scheme": scheme_hash(),
+        "builder": __version__,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def read_manifest(dataset_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads(manifest.read_text(encoding="utf-8"))["splits"]["groups"]
-    except (ValueError, KeyError, TypeError):
+        return json.loads((dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def previous_splits(dataset_dir: Path) -> dict[str, str]:
+    try:
+        return read_manifest(dataset_dir)["splits"]["groups"]
+    except (KeyError, TypeError):
         return {}
 
 
@@ -171,25 +221,26 @@ def build_dataset(
     corpus: Corpus,
     stance: Any = None,
     controls: dict[str, str] | None = None,
+    report: Report | None = None,
+    sources: dict[str, Any] | None = None,
+    inputs: str = "",
 ) -> dict[str, Any]:
     """Write exports/<name>/ whole: written aside, then moved into place. Returns the manifest.
 
     Control items (sentence id -> known label) are flagged, and their groups kept in train.
+    `sources` is the build's provenance when the caller has it already (it hashes files);
+    `inputs`, the key of clean inputs that lets the next build say "nothing changed".
     """
     controls = controls or {}
     claim_records = project_records(settings, "claims")
     claim_labels = aggregate(claim_records)
     tasks = claim_tasks(corpus)
     rows: dict[str, list[dict[str, Any]]] = {
-        "claims": claims_rows(corpus, claim_labels, controls, tasks)
+        "claims": claims_rows(corpus, claim_labels, controls, tasks, report)
     }
     story_of_item = {t["sentence_id"]: t["story_id"] for t in tasks}
     article_of_item = {t["sentence_id"]: t["article_id"] for t in tasks}
     records = list(claim_records)
-    summaries = {
-        name: read_summary(pull_paths(settings, name).summary)
-        for name in ("claims", "claims-adjudication", "stance", "stance-adjudication")
-    }
     # A control item's answer is known, so a tie of its annotators leaves nothing unresolved.
     unresolved = {
         "claims": sorted(
@@ -202,7 +253,13 @@ def build_dataset(
         article_of_item.update(stance.article_of_pair)
         records += stance.records
         unresolved["stance"] = stance.unresolved
-    rows["annotations"] = annotation_rows(records, story_of_item)
+    rows["annotations"] = annotation_rows(records, story_of_item, report)
+    if report is not None:
+        report.read += len(tasks) + len(records) + (len(stance.story_of_pair) if stance else 0)
+        report.kept += sum(len(config_rows) for config_rows in rows.values())
+        if stance is not None:
+            report.drop("stance: no accepted annotation", stance.unlabeled)
+            report.drop("stance: unresolved tie", len(stance.unresolved))
 
     stories = {row["story_id"] for config_rows in rows.values() for row in config_rows}
     by_story = len(stories) >= 2
@@ -253,20 +310,8 @@ def build_dataset(
         manifest = {
             "builder_version": __version__,
             "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
-            "raw_inputs": raw_inputs(settings),
-            "exports_used": {
-                project: {
-                    "file": summary["snapshot"],
-                    "files": {
-                        name: sha256_file(settings.exports_dir / "pulls" / name)
-                        for name in summary.get("snapshots", [summary["snapshot"]])
-                    },
-                    "project_id": summary["project_id"],
-                    "counts": summary["counts"],
-                }
-                for project, summary in summaries.items()
-                if summary
-            },
+            **(sources or provenance(settings)),
+            **({"inputs": inputs} if inputs else {}),
             "counts": counts,
             "unresolved": unresolved,
             "splits": {
@@ -299,3 +344,42 @@ def build_dataset(
         if staging.exists():
             shutil.rmtree(staging)
     return manifest
+
+
+def make_dataset(settings: Settings, report: Report) -> None:
+    """raw/, its control items and the pulls into exports/<name>/; "nothing changed" when they,
+    the settings and the builder are as the last clean build saw them."""
+    sources = provenance(settings)
+    key = inputs_key(settings, sources)
+    if read_manifest(settings.dataset_dir).get("inputs") == key:
+        report.unchanged = True
+        report.say(
+            f"nothing changed: raw/, the pulls and the settings are as the last build of "
+            f"{settings.dataset_dir} saw them"
+        )
+        return
+    corpus = load_corpus(settings, controls=True)
+    for problem in corpus.problems:
+        report.problem(problem)
+    # Only a build from clean inputs may let the next one skip: bad input is reported each time.
+    manifest = build_dataset(
+        settings,
+        corpus,
+        stance_parts(settings),
+        corpus.controls,
+        report,
+        sources,
+        inputs="" if corpus.problems else key,
+    )
+    report.wrote.append(str(settings.dataset_dir))
+    report.say(f"wrote {settings.dataset_dir}")
+    for config, c in manifest["counts"].items():
+        report.say(f"  {config}: train {c['train']}, test {c['test']}")
+    if manifest["splits"]["by"] != "story_id":
+        report.say(
+            "  note: fewer than two stories, so the splits are by article (the card says so)"
+        )
+    for project, items in manifest["unresolved"].items():
+        if items:
+            report.say(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")
+    report.say(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')

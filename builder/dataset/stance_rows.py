@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from builder.core.config import Settings
 from builder.core.scheme import question_for
 from builder.labels.aggregate import aggregate
-from builder.labelstudio.pull import project_records, pull_paths, read_summary
+from builder.labels.records import project_records, pull_summary, pulled_tasks
 
 
 @dataclass
@@ -20,25 +19,16 @@ class StanceParts:
     records: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] | None = None
     unresolved: list[str] = field(default_factory=list)
-
-
-def pair_data(settings: Settings) -> dict[str, dict[str, Any]]:
-    """pair id -> the task data the annotators saw, from the pulled (merged) stance tasks."""
-    path = pull_paths(settings, "stance").tasks
-    if not path.is_file():
-        return {}
-    tasks = json.loads(path.read_text(encoding="utf-8"))
-    return {t["data"]["pair_id"]: t["data"] for t in tasks if "pair_id" in (t.get("data") or {})}
+    unlabeled: int = 0  # pairs pulled as tasks without an accepted annotation
 
 
 def stance_parts(settings: Settings) -> StanceParts | None:
     """None when no stance round was pulled yet."""
-    paths = pull_paths(settings, "stance")
-    summary = read_summary(paths.summary)
+    summary = pull_summary(settings, "stance")
     if summary is None:
         return None
-    records = project_records(settings, paths.project)
-    data = pair_data(settings)
+    records = project_records(settings, "stance")
+    data = pulled_tasks(settings, "stance")
     labels = aggregate(records)
     names = question_for("stance").names
     parts = StanceParts(records=records, summary=summary)
@@ -47,6 +37,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
         parts.article_of_pair[pair_id] = pair["article_id"]
         item = labels.get(pair_id)
         if item is None:
+            parts.unlabeled += 1
             continue
         if item.label is None:
             parts.unresolved.append(pair_id)

@@ -6,51 +6,23 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from builder.core.atomic import write_bytes, write_json, write_jsonl, write_new
 from builder.core.config import Settings
+from builder.core.errors import BuilderError
+from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT
+from builder.core.report import Report
+from builder.inputs.corpus import load_corpus
+from builder.labels.records import PullPaths, pull_paths, read_summary
 from builder.labels.validate import Validated, parse_export, validate_export
+from builder.labelstudio.client import LabelStudioClient
 
 # Changes are looked for from a little before the last export, so none falls between two pulls;
 # a task seen twice simply replaces itself.
 OVERLAP = timedelta(minutes=2)
-
-
-@dataclass(frozen=True)
-class PullPaths:
-    """Where one project's pulls live under exports/."""
-
-    root: Path
-    project: str
-
-    @property
-    def snapshots(self) -> Path:
-        return self.root / "pulls"
-
-    @property
-    def accepted(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.jsonl"
-
-    @property
-    def rejects(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.rejects.jsonl"
-
-    @property
-    def tasks(self) -> Path:
-        """The latest version of every annotated task pulled so far, merged across pulls."""
-        return self.root / "annotations" / f"{self.project}.tasks.json"
-
-    @property
-    def summary(self) -> Path:
-        return self.root / "annotations" / f"{self.project}.summary.json"
-
-
-def pull_paths(settings: Settings, project: str) -> PullPaths:
-    return PullPaths(settings.exports_dir, project)
 
 
 def save_snapshot(paths: PullPaths, data: bytes) -> Path:
@@ -121,26 +93,76 @@ def since_last_pull(paths: PullPaths, project_id: int, full: bool) -> str | None
     return start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    # Only "\n" ends a record: str.splitlines would also cut at U+2028 inside a JSON string.
-    lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-    # One parse of the whole file is several times faster than one per line.
-    return json.loads("[" + ",".join(lines) + "]")
+def pull_projects(settings: Settings, report: Report, full: bool = False) -> None:
+    """Every project's (and its adjudication's) changed tasks: saved verbatim, then validated."""
+    corpus = load_corpus(settings)
+    for problem in corpus.problems:
+        report.problem(problem)
+    known_sentences = corpus.labeled_sentence_ids()
+
+    def known_pairs(tasks: list[dict[str, Any]]) -> set[str]:
+        data = [t.get("data") or {} for t in tasks]
+        key = STANCE_PROJECT.item_key
+        return {d[key] for d in data if key in d and d.get(CLAIMS.item_key) in known_sentences}
+
+    known_items = {CLAIMS.name: lambda tasks: known_sentences, STANCE_PROJECT.name: known_pairs}
+    client = LabelStudioClient(settings)
+    client.check()
+    for project in PROJECTS.values():
+        for name, title in (
+            (project.name, project.title(settings)),
+            (project.adjudication_name, project.adjudication_title(settings)),
+        ):
+            info = client.find_project(title)
+            if info is None:
+                if name == CLAIMS.name:
+                    raise BuilderError(
+                        f"no project {title!r} at {client.url}", fix="run `make sync` first"
+                    )
+                continue
+            paths = pull_paths(settings, name)
+            since = since_last_pull(paths, info.id, full)
+            data, server_time = client.export_snapshot(info.id, since)
+            # Saved verbatim, under a new name, before anything reads it.
+            snapshot = save_snapshot(paths, data)
+            validated = process_snapshot(
+                paths,
+                snapshot,
+                known_items[project.name],
+                info.id,
+                project.name,
+                ground_truth=name != project.name,
+                merge=since is not None,
+                server_time=server_time,
+            )
+            tell(report, name, snapshot, validated.counts, paths, since)
 
 
-def read_summary(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-ADJUDICATED = "{project}-adjudication"
-
-
-def project_records(settings: Settings, project: str) -> list[dict[str, Any]]:
-    """A project's accepted records, with its adjudicators' (ground truth) ones after them."""
-    records = read_records(pull_paths(settings, project).accepted)
-    adjudicated = pull_paths(settings, ADJUDICATED.format(project=project)).accepted
-    return records + read_records(adjudicated)
+def tell(
+    report: Report,
+    name: str,
+    snapshot: Path,
+    counts: dict[str, int],
+    paths: PullPaths,
+    since: str | None,
+) -> None:
+    """One project's pull in the step report: the counts add up, rejects say where they are."""
+    report.read += counts["pulled"]
+    report.kept += counts["accepted"]
+    report.drop(f"{name} rejected", counts["rejected"])
+    for key, count in counts.items():
+        if key.startswith("skipped_"):
+            report.drop(f"{name} {key.removeprefix('skipped_')}", count)
+    report.wrote += [str(snapshot), str(paths.accepted)]
+    skipped = ", ".join(
+        f"{k.removeprefix('skipped_')} {v}" for k, v in counts.items() if k.startswith("skipped_")
+    )
+    what = f"the tasks changed since {since}" if since else "every annotated task"
+    report.say(f"{name}: saved the export of {what} as {snapshot}")
+    report.say(
+        f"{name}: pulled {counts['pulled']} = accepted {counts['accepted']} + rejected "
+        f"{counts['rejected']} + skipped {counts['skipped']}" + (f" ({skipped})" if skipped else "")
+    )
+    if counts["rejected"]:
+        report.wrote.append(str(paths.rejects))
+        report.say(f"{name}: rejects with task, annotator, JSON path and reason: {paths.rejects}")

@@ -18,19 +18,10 @@ from pathlib import Path
 import requests
 
 from builder.core import atomic
-from builder.core.config import Settings
+from builder.core.config import EMAIL_KEY, PASSWORD_KEY, Settings
 from builder.core.errors import BuilderError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# The server has its own venv (its pins clash with ours); LABEL_STUDIO_BIN points elsewhere.
-LS_BIN = Path(
-    os.environ.get("LABEL_STUDIO_BIN") or REPO_ROOT / ".venv-labelstudio" / "bin" / "label-studio"
-)
-
 ADMIN_EMAIL = "admin@localhost.test"
-EMAIL_KEY = "LOCAL_LABEL_STUDIO_EMAIL"
-PASSWORD_KEY = "LOCAL_LABEL_STUDIO_PASSWORD"
-TOKEN_KEY = "LOCAL_LABEL_STUDIO_TOKEN"
 
 INIT_TIMEOUT = 300.0
 # A first start on a busy machine can take 60-90 s; this only bounds a hung start.
@@ -67,12 +58,15 @@ class PortMovedError(BuilderError):
     """Label Studio found its port busy and quietly served on another one."""
 
 
-def label_studio_bin() -> Path:
-    if not LS_BIN.is_file():
+def label_studio_bin(settings: Settings | None = None) -> Path:
+    """The server's program: it has its own venv (its pins clash with ours), LABEL_STUDIO_BIN."""
+    program = (settings or Settings.load()).label_studio_bin
+    if not program.is_file():
         raise BuilderError(
-            f"Label Studio is not installed: {LS_BIN} is missing", fix="make install"
+            f"Label Studio is not installed: {program} is missing",
+            fix="make install (or set LABEL_STUDIO_BIN to its `label-studio` program)",
         )
-    return LS_BIN
+    return program
 
 
 def server_environment(data_dir: Path) -> dict[str, str]:
@@ -105,7 +99,9 @@ def _log_tail(log_path: Path) -> str:
         return "(no log)"
 
 
-def init_data_dir(data_dir: Path, email: str, password: str, token: str) -> None:
+def init_data_dir(
+    data_dir: Path, email: str, password: str, token: str, program: Path | None = None
+) -> None:
     """Run migrations and create the admin with a legacy API token, without serving.
 
     Built in a temporary directory beside `data_dir` and renamed into place, so a crash
@@ -121,7 +117,7 @@ def init_data_dir(data_dir: Path, email: str, password: str, token: str) -> None
         # Secrets go through the environment: a command line is visible to every user in `ps`.
         env["LABEL_STUDIO_PASSWORD"] = password
         env["LABEL_STUDIO_USER_TOKEN"] = token
-        command = [str(label_studio_bin()), "init", "-q", "--username", email]
+        command = [str(program or label_studio_bin()), "init", "-q", "--username", email]
         command += ["--enable-legacy-api-token"]
         try:
             result = subprocess.run(
@@ -150,11 +146,13 @@ def init_data_dir(data_dir: Path, email: str, password: str, token: str) -> None
             shutil.rmtree(staging)
 
 
-def launch(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+def launch(
+    data_dir: Path, port: int, log_path: Path, program: Path | None = None
+) -> subprocess.Popen:
     """Start serving `data_dir` on 127.0.0.1:`port` in the background, output to `log_path`."""
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(label_studio_bin()), "start", "--no-browser"]
+    command = [str(program or label_studio_bin()), "start", "--no-browser"]
     command += ["--internal-host", "127.0.0.1", "--port", str(port)]
     with open(log_path, "wb") as log:
         # A session of its own: the server outlives `make`, and stop() can signal its group.
@@ -291,7 +289,8 @@ def _read_pid_file(settings: Settings) -> tuple[int, int] | None:
 
 
 def _info(settings: Settings, url: str, pid: int | None) -> ServerInfo:
-    return ServerInfo(url, settings.get(EMAIL_KEY), settings.get(PASSWORD_KEY), pid)
+    login = settings.local_label_studio_email, settings.local_label_studio_password.reveal()
+    return ServerInfo(url, *login, pid)
 
 
 def status(settings: Settings) -> ServerInfo | None:
@@ -302,23 +301,6 @@ def status(settings: Settings) -> ServerInfo | None:
     pid, port = found
     url = f"http://127.0.0.1:{port}"
     return _info(settings, url, pid) if is_healthy(url) else None
-
-
-def save_credentials(env_path: Path, values: dict[str, str]) -> None:
-    """Set `values` in a .env file, keeping every other line as it was; readable by us only."""
-    lines = env_path.read_text(encoding="utf-8").splitlines() if env_path.exists() else []
-    pending = dict(values)
-    kept: list[str] = []
-    for line in lines:
-        key = line.partition("=")[0].strip().removeprefix("export ").strip()
-        if "=" in line and key in values:
-            if key in pending:
-                kept.append(f"{key}={pending.pop(key)}")
-            continue
-        kept.append(line)
-    kept += [f"{key}={value}" for key, value in pending.items()]
-    atomic.write_text(env_path, "\n".join(kept) + "\n")
-    os.chmod(env_path, 0o600)
 
 
 def start(settings: Settings) -> ServerInfo:
@@ -346,20 +328,20 @@ def start(settings: Settings) -> ServerInfo:
         )
 
     data_dir = _data_dir(settings)
+    program = label_studio_bin(settings)
     if data_dir.exists():
-        email, password = settings.get(EMAIL_KEY), settings.get(PASSWORD_KEY)
+        email = settings.local_label_studio_email
+        password = settings.local_label_studio_password.reveal()
     else:
         email, password, token = ADMIN_EMAIL, secrets.token_urlsafe(12), secrets.token_hex(20)
         # .env first: a crash after init must not leave a server whose login nobody knows.
-        save_credentials(
-            settings.root / ".env", {EMAIL_KEY: email, PASSWORD_KEY: password, TOKEN_KEY: token}
-        )
+        settings.save_local_login(email, password, token)
         print("First start: creating the local Label Studio database (about a minute)...")
-        init_data_dir(data_dir, email, password, token)
+        init_data_dir(data_dir, email, password, token, program)
 
     url = f"http://127.0.0.1:{port}"
     log_path = _log_path(settings)
-    process = launch(data_dir, port, log_path)
+    process = launch(data_dir, port, log_path, program)
     pid_path = _pid_path(settings)
     # Written before waiting, so an interrupted start can still be stopped.
     atomic.write_text(pid_path, f"{process.pid} {port}\n")

@@ -16,7 +16,8 @@ from tqdm import tqdm
 from builder.core.atomic import write_bytes
 from builder.core.config import DEFAULT_SYNC_BATCH_SIZE
 from builder.core.errors import BuilderError
-from builder.core.scheme import labeling_config, question_for
+from builder.core.projects import ADJUDICATION_DESCRIPTION, Project
+from builder.core.report import Report
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 
 CHOICE_VALUE = re.compile(r"<Choice\s[^>]*value=\"([^\"]*)\"")
@@ -96,9 +97,9 @@ def config_difference(current: str, declared: str) -> str:
 
 def ensure_project(
     client: LabelStudioClient,
-    project: str,
+    project: Project,
     title: str,
-    description: str,
+    report: Report,
     force_config: bool = False,
     annotations_per_task: int = 1,
     adjudication: bool = False,
@@ -108,17 +109,18 @@ def ensure_project(
     `annotations_per_task` is Label Studio's `maximum_annotations` (its overlap): the labeling
     stream keeps handing a task out until that many annotators have answered it.
     """
-    declared = labeling_config(project, adjudication)
+    declared = project.labeling_config(adjudication)
+    description = ADJUDICATION_DESCRIPTION if adjudication else project.description
     info = client.find_project(title)
     if info is None:
         info = client.create_project(
             title, declared, description, maximum_annotations=annotations_per_task
         )
-        print(f"created project {title!r} (id {info.id}) at {client.url}")
+        report.say(f"created project {title!r} (id {info.id}) at {client.url}")
         return info
     if info.maximum_annotations != annotations_per_task:
         client.update_project(info.id, maximum_annotations=annotations_per_task)
-        print(f"project {title!r}: annotations per task set to {annotations_per_task}")
+        report.say(f"project {title!r}: annotations per task set to {annotations_per_task}")
         info = client.project(info.id)
     if _normal(info.label_config) == _normal(declared):
         return info
@@ -131,7 +133,7 @@ def ensure_project(
             "--force-config to update it: existing answers are kept",
         )
     old_labels = set(CHOICE_VALUE.findall(info.label_config))
-    missing = old_labels - set(question_for(project).names)
+    missing = old_labels - set(project.question.names)
     if info.annotation_count and missing:
         raise BuilderError(
             f"the declared config drops labels {sorted(missing)} that annotations of project "
@@ -140,7 +142,7 @@ def ensure_project(
         )
     client.validate_config(info.id, declared)
     client.update_project(info.id, label_config=declared)
-    print(f"updated the config of project {title!r} (id {info.id}):\n{difference}")
+    report.say(f"updated the config of project {title!r} (id {info.id}):\n{difference}")
     return client.project(info.id)
 
 
@@ -262,3 +264,33 @@ def sync_tasks(
     state.inputs = inputs
     state.save()
     return report
+
+
+def tell(report: Report, sync: SyncReport, url: str, unit: str) -> None:
+    """A sync's outcome in the step report: counts, and what the lead should know."""
+    project_id = sync.project_id
+    report.read += sync.imported + sync.already
+    report.kept += sync.imported
+    report.drop(f"{unit} already a task", sync.already)
+    if sync.imported:
+        report.wrote.append(f"{sync.imported} task(s) to project {project_id}")
+        report.say(
+            f"imported {sync.imported} new task(s) into project {project_id}; "
+            f"{sync.already} already there"
+        )
+    else:
+        report.say(
+            f"nothing new: all {sync.already} {unit}(s) are already tasks of project {project_id}"
+        )
+    if sync.gone_from_raw:
+        shown = ", ".join(sync.gone_from_raw[:5]) + (" …" if len(sync.gone_from_raw) > 5 else "")
+        report.say(
+            f"{len(sync.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ "
+            f"(kept, not deleted): {shown}"
+        )
+    if sync.duplicated:
+        report.warn(
+            f"warning: {len(sync.duplicated)} {unit}(s) have more than one task: "
+            + ", ".join(sync.duplicated[:5])
+        )
+    report.say(f"label them at {url}/projects/{project_id}/data")
