@@ -199,3 +199,25 @@ def test_settings_lists_values_and_hides_secrets(root: Path) -> None:
     assert "LABEL_STUDIO_URL=http://ls.example" in result.stdout
     assert "LABEL_STUDIO_API_KEY=(set)" in result.stdout
     assert KEY not in result.stdout + result.stderr
+
+
+# step reports ------------------------------------------------------------------------------
+
+
+def test_a_step_prints_its_report_and_status_shows_the_last_one(root: Path) -> None:
+    for sample in SAMPLES:
+        shutil.copy(sample, root / "raw" / sample.name)
+    first = run(root, "dataset")
+    assert first.returncode == 0, first.stderr
+    summary = first.stdout.splitlines()[-1]
+    assert summary.startswith("dataset: read ")
+    assert "claims: not labeled yet" in summary and f"wrote {root / 'exports'}" in summary
+    again = run(root, "dataset")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("nothing changed")
+    assert again.stdout.splitlines()[-1].startswith("dataset: nothing changed since the last run")
+    status = run(root, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    [step] = json.loads(status.stdout)["steps"]
+    assert (step["step"], step["unchanged"], step["problems"]) == ("dataset", True, 0)
+    assert "last run of each step:" in run(root, "status").stdout

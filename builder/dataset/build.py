@@ -19,7 +19,7 @@ from builder import __version__
 from builder.core.atomic import replace_dir, write_json, write_text
 from builder.core.config import Settings
 from builder.core.features import features_for
-from builder.core.projects import PROJECTS
+from builder.core.projects import CLAIMS, PROJECTS
 from builder.core.report import Report
 from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
 from builder.dataset.card import render_card
@@ -70,7 +70,7 @@ def claims_rows(
 
     The rest is counted in `report` by reason: not labeled yet, or an unresolved tie."""
     controls = controls or {}
-    names = question_for("claims").names
+    names = CLAIMS.question.names
     positions = {s.sentence_id: s for s in corpus.all_sentences()}
     rows = []
     for task in tasks if tasks is not None else claim_tasks(corpus):
@@ -92,9 +92,9 @@ def claims_rows(
         sentence = positions[task["sentence_id"]]
         rows.append(
             {
-                "sentence_id": task["sentence_id"],
+                CLAIMS.item_key: task[CLAIMS.item_key],
                 "text": task["text"],
-                "claim": names.index(label),
+                CLAIMS.question.name: names.index(label),
                 "article_id": task["article_id"],
                 "story_id": task["story_id"],
                 "kind": task["kind"],
@@ -276,10 +276,9 @@ def build_dataset(
     for config, config_rows in rows.items():
         for row in config_rows:
             counts = label_counts.setdefault(group_of(config, row), Counter())
-            if config == "claims":
-                counts[f"claim:{row['claim']}"] += 1
-            elif config == "stance":
-                counts[f"stance:{row['stance']}"] += 1
+            if config in PROJECTS:
+                question = PROJECTS[config].question.name
+                counts[f"{question}:{row[question]}"] += 1
     previous = previous_splits(settings.dataset_dir) if by_story else {}
     # A group with a control item stays in train: known answers must not grade a model.
     for row in rows["claims"]:
@@ -297,9 +296,9 @@ def build_dataset(
                 by_split[assignment[group_of(config, row)]].append(row)
             write_split_files(staging, config, by_split)
             counts[config] = {split: len(by_split[split]) for split in SPLITS}
-            label_field = {"claims": "claim", "stance": "stance"}.get(config)
-            if label_field:
-                names = question_for(config).names
+            if config in PROJECTS:
+                label_field = PROJECTS[config].question.name
+                names = PROJECTS[config].question.names
                 counts[config]["labels"] = {
                     split: {
                         names[i]: n

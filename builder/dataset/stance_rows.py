@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder.core.config import Settings
-from builder.core.scheme import question_for
+from builder.core.projects import STANCE_PROJECT
 from builder.labels.aggregate import aggregate
 from builder.labels.records import project_records, pull_summary, pulled_tasks
 
@@ -30,7 +30,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
     records = project_records(settings, "stance")
     data = pulled_tasks(settings, "stance")
     labels = aggregate(records)
-    names = question_for("stance").names
+    names = STANCE_PROJECT.question.names
     parts = StanceParts(records=records, summary=summary)
     for pair_id, pair in sorted(data.items()):
         parts.story_of_pair[pair_id] = pair["story_id"]
@@ -44,7 +44,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
             continue
         parts.rows.append(
             {
-                "pair_id": pair_id,
+                STANCE_PROJECT.item_key: pair_id,
                 "target_id": pair["target_id"],
                 "target_text": pair["target_text"],
                 "target_article_id": pair["target_article_id"],
@@ -54,7 +54,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
                 "article_id": pair["article_id"],
                 "source": pair["source"],
                 "story_id": pair["story_id"],
-                "stance": names.index(item.label),
+                STANCE_PROJECT.question.name: names.index(item.label),
                 "similarity": pair["similarity"],
                 "num_annotations": item.annotations,
                 "agreement": item.agreement,
