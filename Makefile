@@ -57,9 +57,9 @@ status: install
 adjudicate: install
 	@$(RUN) adjudicate $(ARGS)
 
-## dataset: build the Hugging Face dataset in exports/<DATASET_NAME> (default factcheck)
+## dataset: build the Hugging Face dataset in exports/<DATASET_NAME> (ARGS=--accept-imbalance: even off TEST_SIZE)
 dataset: install
-	@$(RUN) dataset
+	@$(RUN) dataset $(ARGS)
 
 ## demo: everything on the sample corpus: server, sync, example annotations, pull, dataset
 demo: install
@@ -73,7 +73,7 @@ demo: install
 	@$(RUN) adjudicate
 	@$(RUN) demo-annotations
 	@$(RUN) pull
-	@$(RUN) dataset
+	@$(RUN) dataset --accept-imbalance
 	@$(RUN) status
 	@$(RUN) demo-summary
 

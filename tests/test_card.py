@@ -62,7 +62,29 @@ def manifest(configs: tuple[str, ...] = ("claims", "stance", "annotations")) -> 
         },
         "counts": {config: counts[config] for config in configs},
         "unresolved": {"claims": ["s9"], "stance": []},
-        "splits": {"by": "story_id", "test_size": 0.2, "seed": 13, "groups": {"story-1": "test"}},
+        "splits": {
+            "by": "split_group",
+            "mode": "story",
+            "test_size": 0.2,
+            "seed": 13,
+            "tolerance": 0.05,
+            "test_share": 0.2143,
+            "imbalance": None,
+            "merged_across_splits": [],
+            "groups": {"story-1": "test"},
+        },
+        "leakage": {
+            "file": "leakage.jsonl",
+            "test_sentences": 2,
+            "exact_duplicates": 1,
+            "near_duplicates": 0,
+            "test_stories": 1,
+            "similar_stories": 1,
+            "top_story_pairs": [
+                {"test_story": "story-1", "train_story": "story-2", "similarity": 0.61}
+            ],
+            "method": {"exact": "equal after normalising", "near": "MinHash", "stories": "TF-IDF"},
+        },
         "agreement": agreement(),
     }
 
@@ -134,7 +156,13 @@ def test_card_text() -> None:
     assert "| `checkworthy` | 3 | 1 |" in card
     assert "| `not_checkworthy` | 0 | 1 |" in card
     assert "| `discusses` | 0 | 0 |" in card
-    assert "grouped by story" in card and "seed 13" in card and "0.2" in card
+    assert "grouped by split group" in card and "seed 13" in card
+    assert "Requested test share (`TEST_SIZE`): 0.2; reached: 21.4% of the labeled rows" in card
+    assert "off target" not in card
+    # The leakage audit, counted, with where its list is.
+    assert "## Leakage audit" in card and "`leakage.jsonl`" in card
+    assert "| test sentences with an exact duplicate in train | 1 |" in card
+    assert "- `story-1` and `story-2`: 0.610" in card
     assert "pulled 20 = accepted 16 + rejected 1 + skipped 3" in card
     assert "Unresolved (ties) left out: {'claims': 1}" in card
     assert "2 raw input files" in card
@@ -152,6 +180,33 @@ def test_card_without_stance_or_agreement() -> None:
     assert "## Annotation and agreement" not in card
     assert "grouped by article" in card
     assert 'load_dataset("exports/small", "claims")' in card
+
+
+def test_an_accepted_imbalance_is_explained_in_the_card() -> None:
+    data = manifest()
+    data["splits"]["test_share"] = 0.0
+    data["splits"]["imbalance"] = {
+        "reason": "the largest split group holds 99.5%",
+        "accepted": True,
+    }
+    card = render_card("x", data)
+    assert "reached: 0.0% of the labeled rows" in card
+    assert "**The test share is off target**" in card
+    assert "the largest split group holds 99.5%" in card
+    assert "near a test share" not in card  # no claim of a share it did not reach
+
+
+def test_a_time_split_and_a_merge_across_splits_are_described() -> None:
+    data = manifest()
+    data["splits"]["mode"] = "time"
+    data["splits"]["time"] = {"test_from": "2024-06-20", "undated_groups_in_train": 3}
+    data["splits"]["merged_across_splits"] = [
+        {"group": "g1", "kept": "train", "stories_moved": ["s2"], "rows_moved": 4, "from": "test"}
+    ]
+    card = render_card("x", data)
+    assert "The split is by time" in card and "from 2024-06-20 on" in card
+    assert "Undated groups stay in train (3 of them)" in card
+    assert "it stays in train, and 4 row(s) of `s2` moved from test" in card
 
 
 def test_a_split_without_rows_is_not_declared() -> None:

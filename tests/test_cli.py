@@ -185,7 +185,7 @@ def test_every_error_says_how_to_see_the_traceback(root: Path) -> None:
 def test_a_file_system_error_is_a_plain_message_with_a_hint(root: Path) -> None:
     shutil.copy(SAMPLES[0], root / "raw" / SAMPLES[0].name)
     (root / "exports").write_text("not a folder", encoding="utf-8")
-    result = run(root, "dataset")
+    result = run(root, "dataset", "--accept-imbalance")
     assert result.returncode == 1
     assert "error: cannot use" in result.stderr and str(root / "exports") in result.stderr
     assert "fix:" in result.stderr and "--debug" in result.stderr
@@ -207,12 +207,12 @@ def test_settings_lists_values_and_hides_secrets(root: Path) -> None:
 def test_a_step_prints_its_report_and_status_shows_the_last_one(root: Path) -> None:
     for sample in SAMPLES:
         shutil.copy(sample, root / "raw" / sample.name)
-    first = run(root, "dataset")
+    first = run(root, "dataset", "--accept-imbalance")
     assert first.returncode == 0, first.stderr
     summary = first.stdout.splitlines()[-1]
     assert summary.startswith("dataset: read ")
     assert "claims: not labeled yet" in summary and f"wrote {root / 'exports'}" in summary
-    again = run(root, "dataset")
+    again = run(root, "dataset", "--accept-imbalance")
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("nothing changed")
     assert again.stdout.splitlines()[-1].startswith("dataset: nothing changed since the last run")

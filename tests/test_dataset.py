@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import datasets
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 import builder.dataset.build as dataset_module
 from builder.core.atomic import write_jsonl
 from builder.core.config import Settings
+from builder.core.errors import BuilderError
 from builder.core.report import Report
 from builder.core.scheme import CLAIM
 from builder.dataset.build import build_dataset, make_dataset
@@ -120,8 +125,8 @@ def make_root(root: Path, extra: bool = True) -> Settings:
     return settings
 
 
-def build(settings: Settings) -> dict[str, Any]:
-    return build_dataset(settings, load_corpus(settings))
+def build(settings: Settings, accept_imbalance: bool = False) -> dict[str, Any]:
+    return build_dataset(settings, load_corpus(settings), accept_imbalance=accept_imbalance)
 
 
 def load(settings: Settings, config: str, cache: Path) -> datasets.DatasetDict:
@@ -236,7 +241,7 @@ def test_no_story_is_in_both_splits_in_any_config(
     built: tuple[Settings, dict[str, Any]], tmp_path: Path
 ) -> None:
     settings, manifest = built
-    assert manifest["splits"]["by"] == "story_id"
+    assert manifest["splits"]["by"] == "split_group"
     stories: dict[str, set[str]] = {"train": set(), "test": set()}
     for config in ("claims", "annotations"):
         ds = load(settings, config, tmp_path)
@@ -284,14 +289,20 @@ def test_a_single_story_is_split_by_article_and_the_card_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = make_root(tmp_path / "root", extra=False)
-    manifest = build(settings)
+    # Two articles cannot come near a test share of 0.2: refused, then accepted on request.
+    with pytest.raises(BuilderError, match="fewer than two split groups"):
+        build(settings)
+    assert not settings.dataset_dir.exists()
+    manifest = build(settings, accept_imbalance=True)
+    assert manifest["splits"]["imbalance"]["accepted"] is True
     assert len(set(load_corpus(settings).story_of.values())) == 1
     assert manifest["splits"]["by"] == "article_id"
     assert sorted(manifest["splits"]["groups"]) == [p.stem for p in SAMPLES]
     assert sorted(manifest["splits"]["groups"].values()) == ["test", "train"]
     card = (settings.dataset_dir / "README.md").read_text(encoding="utf-8")
     assert "grouped by article" in card
-    assert "fewer than two stories" in card
+    assert "fewer than two split groups" in card
+    assert "**The test share is off target**" in card
     ds = load(settings, "claims", tmp_path / "cache")
     train_articles, test_articles = set(ds["train"]["article_id"]), set(ds["test"]["article_id"])
     assert train_articles and test_articles and not train_articles & test_articles
@@ -435,7 +446,7 @@ def test_the_card_text_has_definitions_counts_policy_and_loading(
     counts = manifest["counts"]
     assert f"| `claims` | {counts['claims']['train']} | {counts['claims']['test']} |" in body
     assert "## Split policy" in body
-    assert "grouped by story" in body
+    assert "grouped by split group" in body
     assert f"seed {settings.split_seed}" in body
     assert "## Loading" in body
     assert f'load_dataset("exports/{settings.dataset_name}", "claims")' in body
@@ -452,12 +463,193 @@ def test_label_counts_in_the_manifest_match_the_rows(
         assert dict(counted) == manifest["counts"]["claims"]["labels"][split]
 
 
+# Split groups, the share check, time, the leakage audit ----------------------------------------
+
+
+def root_with(base: Path, articles: list[dict[str, Any]], **values: str) -> Settings:
+    """A root whose raw/ holds these .jsonl articles, every sentence labeled twice."""
+    (base / "raw").mkdir(parents=True)
+    write_jsonl(base / "raw" / "articles.jsonl", articles)
+    settings = Settings.load(
+        base.resolve(), **{key.lower(): value for key, value in values.items()}
+    )
+    write_pull(settings, annotation_records(settings))
+    return settings
+
+
+def news(stories: int, per_story: int = 2, dated: bool = True) -> list[dict[str, Any]]:
+    """`stories` stories of `per_story` two-sentence articles each, story n dated 2024-01-n."""
+    return [
+        {
+            "id": f"s{story:02d}-{n}",
+            "text": f"Event {story} number {n} happened in town {story * 7 + n}. "
+            f"Witness {n} of story {story} spoke to reporters.",
+            "story_id": f"s{story:02d}",
+            **({"date": f"2024-01-{story + 1:02d}"} if dated else {}),
+        }
+        for story in range(stories)
+        for n in range(per_story)
+    ]
+
+
+def test_one_story_swallowing_the_corpus_fails_loudly_unless_accepted(tmp_path: Path) -> None:
+    """The checkworthy case: one-sentence undated articles, nearly all in one story."""
+    articles = [
+        {"id": f"cw{i:04d}", "text": f"Claim number {i} was said.", "story_id": "everything"}
+        for i in range(300)
+    ] + [{"id": "lone", "text": "One more claim was said.", "story_id": "alone"}]
+    settings = root_with(tmp_path / "root", articles)
+    result = subprocess.run(
+        [sys.executable, "-m", "builder", "dataset"],
+        env={**os.environ, "BUILDER_ROOT": str(settings.root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    # 257 of the 301 sentences: a tie of the two annotators (every seventh) is left out.
+    assert "the largest split group, everything, holds 99.6% of the rows (257 of 258)" in (
+        result.stderr
+    )
+    assert "--accept-imbalance" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not settings.dataset_dir.exists()  # nothing written
+
+    result = subprocess.run(
+        [sys.executable, "-m", "builder", "dataset", "--accept-imbalance"],
+        env={**os.environ, "BUILDER_ROOT": str(settings.root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "WARNING, accepted with --accept-imbalance" in result.stdout
+    manifest = json.loads((settings.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["splits"]["imbalance"]["accepted"] is True
+    assert manifest["splits"]["test_share"] < 0.01
+    card = (settings.dataset_dir / "README.md").read_text(encoding="utf-8")
+    assert "**The test share is off target**" in card and "everything" in card
+
+
+def test_split_groups_coarser_than_stories_keep_them_on_one_side(tmp_path: Path) -> None:
+    settings = root_with(tmp_path / "root", news(12))
+    corpus = load_corpus(settings)
+    # The story step's split groups: stories 0-5 could be one event.
+    corpus.split_group_of = {  # type: ignore[attr-defined]
+        a: ("maybe-one" if int(s[1:]) < 6 else s) for a, s in corpus.story_of.items()
+    }
+    manifest = build_dataset(settings, corpus, accept_imbalance=True)
+    stories = manifest["splits"]["stories"]
+    assert len({stories[f"s{n:02d}"] for n in range(6)}) == 1
+    assert manifest["splits"]["groups"]["maybe-one"] == stories["s00"]
+
+
+def test_a_merge_of_a_train_and_a_test_story_moves_the_smaller_side_and_says_so(
+    tmp_path: Path,
+) -> None:
+    settings = root_with(tmp_path / "root", news(10))
+    first = build(settings)["splits"]["stories"]
+    test_story = min(s for s, split in first.items() if split == "test")
+    train_story = min(s for s, split in first.items() if split == "train")
+    rows = Counter(
+        story
+        for split in ("train", "test")
+        for story in pq.read_table(
+            settings.dataset_dir / f"data/claims/{split}-00000-of-00001.parquet"
+        )
+        .column("story_id")
+        .to_pylist()
+    )
+    # New evidence: the two stories could be one event.
+    corpus = load_corpus(settings)
+    corpus.split_group_of = {  # type: ignore[attr-defined]
+        a: "joined" if s in (test_story, train_story) else s for a, s in corpus.story_of.items()
+    }
+    second = build_dataset(settings, corpus, accept_imbalance=True)["splits"]
+    # The group goes whole to the split that held more of its rows (train on a tie); the
+    # other side's story moves, and the manifest and the card say so.
+    kept = "test" if rows[test_story] > rows[train_story] else "train"
+    moved = train_story if kept == "test" else test_story
+    assert second["groups"]["joined"] == kept
+    assert second["stories"][test_story] == second["stories"][train_story] == kept
+    assert second["merged_across_splits"] == [
+        {
+            "group": "joined",
+            "kept": kept,
+            "stories_moved": [moved],
+            "rows_moved": rows[moved],
+            "from": first[moved],
+        }
+    ]
+    unchanged = {s: v for s, v in first.items() if s not in (test_story, train_story)}
+    assert {s: second["stories"][s] for s in unchanged} == unchanged
+    card = (settings.dataset_dir / "README.md").read_text(encoding="utf-8")
+    assert f"`{moved}` moved from {first[moved]}" in card
+
+
+def test_split_by_time_puts_the_latest_stories_in_test(tmp_path: Path) -> None:
+    articles = news(10) + [
+        {"id": "undated-0", "text": "An undated claim was made. It was repeated.", "story_id": "u"}
+    ]
+    settings = root_with(tmp_path / "root", articles, SPLIT_BY="time")
+    manifest = build(settings, accept_imbalance=True)
+    stories = manifest["splits"]["stories"]
+    assert sorted(s for s, split in stories.items() if split == "test") == ["s08", "s09"]
+    assert stories["u"] == "train"
+    assert manifest["splits"]["mode"] == "time"
+    assert manifest["splits"]["time"] == {"test_from": "2024-01-09", "undated_groups_in_train": 1}
+    card = (settings.dataset_dir / "README.md").read_text(encoding="utf-8")
+    assert "The split is by time" in card
+
+
+def test_a_bad_split_by_is_refused_with_the_choices(tmp_path: Path) -> None:
+    # Checked at start, with every setting: before anything is read or written.
+    with pytest.raises(BuilderError, match=r"SPLIT_BY='random' is not a split mode") as caught:
+        root_with(tmp_path / "root", news(10), SPLIT_BY="random")
+    assert "SPLIT_BY=time" in str(caught.value)
+    assert not (tmp_path / "root" / "exports").exists()
+
+
+def test_every_build_audits_leakage_and_lists_it_beside_the_dataset(tmp_path: Path) -> None:
+    articles = news(10)
+    settings = root_with(tmp_path / "root", articles)
+    splits = build(settings)["splits"]["stories"]
+    assert (settings.dataset_dir / "leakage.jsonl").is_file()
+    test_story = min(s for s, split in splits.items() if split == "test")
+    train_story = min(s for s, split in splits.items() if split == "train")
+    # Plant, in a test story, a copy of a train sentence (other case and punctuation).
+    copied = next(a for a in articles if a["story_id"] == train_story)["text"].split(". ")[0]
+    planted = {
+        "id": "planted",
+        "text": copied.upper() + "!!",
+        "story_id": test_story,
+        "date": "2024-01-01",
+    }
+    write_jsonl(settings.raw_dir / "articles.jsonl", [*articles, planted])
+    write_pull(settings, annotation_records(settings))
+    manifest = build(settings, accept_imbalance=True)
+    assert manifest["splits"]["stories"] == splits  # stable: the planted row joined test
+    assert manifest["leakage"]["exact_duplicates"] == 1
+    lines = (settings.dataset_dir / "leakage.jsonl").read_text(encoding="utf-8").splitlines()
+    [exact] = [json.loads(line) for line in lines if '"exact"' in line]
+    assert exact["text"] == copied.upper() + "!!"
+    assert "## Leakage audit" in (settings.dataset_dir / "README.md").read_text(encoding="utf-8")
+    # Built again: the same bytes.
+    first = {
+        name: (settings.dataset_dir / name).read_bytes()
+        for name in ("leakage.jsonl", "manifest.json", "README.md")
+    }
+    build(settings, accept_imbalance=True)
+    assert {name: (settings.dataset_dir / name).read_bytes() for name in first} == first
+
+
 # The dataset step: its report, and "nothing changed" ---------------------------------------
 
 
-def make(settings: Settings) -> Report:
+def make(settings: Settings, accept_imbalance: bool = True) -> Report:
+    """The dataset step as `make dataset` runs it (the balance of the splits is not the point)."""
     report = Report("dataset")
-    make_dataset(settings, report)
+    make_dataset(settings, report, accept_imbalance=accept_imbalance)
     return report
 
 
@@ -498,6 +690,10 @@ def test_the_dataset_says_nothing_changed_when_its_inputs_did_not(
     write_pull(settings, annotation_records(settings)[:-1])
     assert not make(settings).unchanged
     assert not make(Settings(root=settings.root, test_size=0.3)).unchanged
+    assert make(Settings(root=settings.root, test_size=0.3)).unchanged
+    # A build that accepted an imbalance does not vouch for one that would refuse it.
+    with pytest.raises(BuilderError, match="Nothing was written"):
+        make(Settings(root=settings.root, test_size=0.3), accept_imbalance=False)
 
 
 def test_bad_input_is_reported_at_every_build(tmp_path: Path) -> None:

@@ -206,8 +206,8 @@ def test_sync_annotate_pull_dataset_load(walk: Walk, tmp_path: Path) -> None:
     assert pull_counts(second_output)["claims"] == counts
 
     # The dataset.
-    output = ok(root, "dataset")
-    assert "fewer than two stories" in output
+    output = ok(root, "dataset", "--accept-imbalance")
+    assert "fewer than two split groups" in output
     assert "claims: 1 unresolved tie(s) left out" in output
     dataset_dir = root / "exports" / "factcheck"
     manifest = json.loads((dataset_dir / "manifest.json").read_text())
@@ -253,7 +253,7 @@ def test_sync_annotate_pull_dataset_load(walk: Walk, tmp_path: Path) -> None:
     parquet = sorted(dataset_dir.glob("data/*/*.parquet"))
     assert {p.parent.name for p in parquet} == {"claims", "annotations"}
     before = {p.relative_to(dataset_dir): sha256(p) for p in parquet}
-    ok(root, "dataset")
+    ok(root, "dataset", "--accept-imbalance")
     after = {
         p.relative_to(dataset_dir): sha256(p) for p in sorted(dataset_dir.glob("data/*/*.parquet"))
     }
@@ -386,7 +386,7 @@ def test_demo_pieces_add_the_examples_once_and_build_the_dataset(
     output = ok(root, "demo-annotations")
     assert "claims-adjudication: example annotations (example data): added 1, 0 already" in output
     assert pull_counts(ok(root, "pull"))["claims-adjudication"]["accepted"] == 1
-    ok(root, "dataset")
+    ok(root, "dataset", "--accept-imbalance")
     claims = load(root, "claims", tmp_path / "hf")
     rows = {r["sentence_id"]: r for split in claims for r in claims[split]}
     settled = rows[adjudicated["item_id"]]

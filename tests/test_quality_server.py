@@ -165,7 +165,7 @@ def test_a_tie_goes_to_adjudication_once_and_the_adjudicator_settles_it(
     assert status["adjudicated"] == 1
     assert "claims: nothing to adjudicate" in ok(root, "adjudicate")
 
-    ok(root, "dataset")
+    ok(root, "dataset", "--accept-imbalance")
     manifest = json.loads((root / "exports" / "factcheck" / "manifest.json").read_text())
     assert manifest["unresolved"]["claims"] == []
     claims = load(root, "claims", tmp_path / "hf")
@@ -360,7 +360,7 @@ def test_control_items_are_flagged_kept_out_of_test_and_the_card_shows_agreement
     controlled: Controlled, tmp_path: Path
 ) -> None:
     root = controlled.root
-    output = ok(root, "dataset")
+    output = ok(root, "dataset", "--accept-imbalance")
     assert "claims: 1 unresolved tie(s) left out" in output
     claims = load(root, "claims", tmp_path / "hf")
     names = claims["train"].features["claim"].names
@@ -429,7 +429,7 @@ def test_bad_control_lines_are_reported_with_file_line_and_reason(
         json.dumps({"sentence_id": HEADLINE, "claim": "checkworthy"}),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for command in (["dataset"], ["status"]):
+    for command in (["dataset", "--accept-imbalance"], ["status"]):
         result = run(root, *command)
         by_line: dict[int, str] = {}
         for problem in result.stderr.splitlines():
@@ -443,7 +443,7 @@ def test_bad_control_lines_are_reported_with_file_line_and_reason(
         assert "'true' is not one of ['no_claim', 'not_checkworthy', 'checkworthy']" in by_line[3]
         assert "broken JSON" in by_line[4]
         assert "given twice" in by_line[5]
-        if command == ["dataset"]:
+        if command[0] == "dataset":
             assert result.returncode != 0
     # The good line was used: the control is in the dataset with its known answer.
     claims = load(root, "claims", tmp_path / "hf")

@@ -197,10 +197,10 @@ def test_stance_annotations_are_validated_and_the_stance_config_loads(
     assert rejects[0]["path"] == "$.answers.stance[0]"
     assert "'agree' is not one of" in rejects[0]["reason"]
 
-    output = ok(root, "dataset")
+    output = ok(root, "dataset", "--accept-imbalance")
     manifest = json.loads((root / "exports" / "factcheck" / "manifest.json").read_text())
     assert manifest["unresolved"]["stance"] == [tie]
-    assert manifest["splits"]["by"] == "story_id"
+    assert manifest["splits"]["by"] == "split_group"
 
     stance_ds = load(root, "stance", tmp_path / "hf")
     assert set(stance_ds) == {"train", "test"}

@@ -156,7 +156,7 @@ def cmd_adjudicate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
     from builder.dataset.build import make_dataset
 
-    return run_step(settings, "dataset", make_dataset)
+    return run_step(settings, "dataset", make_dataset, accept_imbalance=args.accept_imbalance)
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -241,7 +241,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--full", action="store_true", help="export every annotated task, not only the changed ones"
     )
-    sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
+    p = sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
+    p.add_argument(
+        "--accept-imbalance",
+        action="store_true",
+        help="build even when the test share cannot come near TEST_SIZE (the card says why)",
+    )
     p = sub.add_parser("stance", help="pair targets with other outlets' sentences; sync the pairs")
     p.add_argument("--top-k", type=int, help=setting_help("stance_top_k"))
     p.add_argument("--min-similarity", type=float, help=setting_help("stance_min_similarity"))

@@ -25,6 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # is the claims (or stance) title plus " · adjudication" (core/projects.py): both must fit.
 ADJUDICATION_SUFFIX = " · adjudication"
 MAX_PROJECT_TITLE = 50 - len(ADJUDICATION_SUFFIX)
+# How the dataset is split: by split group (story) in a seeded order, or the latest groups in test.
+SPLIT_MODES = ("story", "time")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -122,13 +124,26 @@ def _title(value: str) -> str:
     return value
 
 
+def _split_mode(value: Any) -> Any:
+    mode = value.strip().lower() if isinstance(value, str) else value
+    if mode not in SPLIT_MODES:
+        raise PydanticCustomError(
+            "setting",
+            "is not a split mode: it must be one of {modes}",
+            {"modes": ", ".join(SPLIT_MODES)},
+        )
+    return mode
+
+
 WholeNumber = Annotated[int, BeforeValidator(_whole)]
 Title = Annotated[str, AfterValidator(_title)]
 
 
-def setting(default: Any, help: str, expect: str = "", **checks: Any) -> Any:
-    """One setting: its default, what it means (`help`) and the values it takes (`expect`)."""
-    return Field(default, description=help, json_schema_extra={"expect": expect}, **checks)
+def setting(default: Any, help: str, expect: str = "", fix: str = "", **checks: Any) -> Any:
+    """One setting: its default, what it means (`help`), the values it takes (`expect`) and,
+    where the general advice is not enough, how to fix a bad one (`fix`)."""
+    extra = {"expect": expect, "fix": fix}
+    return Field(default, description=help, json_schema_extra=extra, **checks)
 
 
 class _DotEnv(PydanticBaseSettingsSource):
@@ -244,6 +259,15 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
     )
     split_seed: WholeNumber = setting(13, "seed of the split order", "a whole number")
+    split_by: Annotated[str, BeforeValidator(_split_mode)] = setting(
+        "story",
+        "`story`: split groups placed in a seeded order near `TEST_SIZE` and the label balance; "
+        "`time`: the groups with the newest articles form the test split (undated groups stay in "
+        "train)",
+        "story or time",
+        fix="set SPLIT_BY=story (groups in a seeded order, the default) or SPLIT_BY=time (the "
+        "latest groups form the test split)",
+    )
     # Command line --------------------------------------------------------------------------
     builder_debug: bool = setting(False, "show the traceback of an error (as `--debug`)", "1 or 0")
 
@@ -349,7 +373,7 @@ class Settings(BaseSettings):
 
 def settings_error(exc: ValidationError) -> BuilderError:
     """One error naming every bad value, what it should be, and where to change it."""
-    lines, names = [], []
+    lines, names, fixes = [], [], []
     for error in exc.errors():
         field_name = str(error["loc"][0]) if error["loc"] else ""
         field_name = "root" if field_name == "BUILDER_ROOT" else field_name
@@ -364,11 +388,13 @@ def settings_error(exc: ValidationError) -> BuilderError:
             reason = f"must be {extra.get('expect') or error['msg']}"
         lines.append(f"{name}={shown!r} {reason}")
         names.append(name)
-    return BuilderError(
-        "\n".join(lines),
-        fix=f"set a good {' and '.join(names)} in the environment or in .env "
-        "(see README: Configuration)",
+        if extra.get("fix"):
+            fixes.append(str(extra["fix"]))
+    general = (
+        f"set a good {' and '.join(names)} in the environment or in .env "
+        "(see README: Configuration)"
     )
+    return BuilderError("\n".join(lines), fix="; ".join([*fixes, general]))
 
 
 # The local server's login in .env: written by `make labelstudio` (save_local_login), read above.

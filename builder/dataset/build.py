@@ -7,6 +7,7 @@ import json
 import shutil
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -16,15 +17,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder import __version__
-from builder.core.atomic import replace_dir, write_json, write_text
+from builder.core.atomic import replace_dir, write_json, write_jsonl, write_text
 from builder.core.config import Settings
+from builder.core.errors import BuilderError
 from builder.core.features import features_for
 from builder.core.projects import CLAIMS, PROJECTS
 from builder.core.report import Report
 from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
 from builder.dataset.card import render_card
 from builder.dataset.figures import annotator_confusion, label_distribution
-from builder.dataset.splits import assign_splits
+from builder.dataset.leakage import audit
+from builder.dataset.splits import (
+    SHARE_TOLERANCE,
+    Carried,
+    assign_by_time,
+    assign_splits,
+    carry_over,
+    groups_of_stories,
+    share_problem,
+    test_share,
+)
 from builder.dataset.stance_rows import stance_parts
 from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.aggregate import ItemLabel, aggregate, answer
@@ -187,7 +199,7 @@ def provenance(settings: Settings) -> dict[str, Any]:
     return {"raw_inputs": raw_inputs(settings), "exports_used": exports_used}
 
 
-def inputs_key(settings: Settings, sources: dict[str, Any]) -> str:
+def inputs_key(settings: Settings, sources: dict[str, Any], accept_imbalance: bool) -> str:
     """Changes when anything the dataset is made of changes: inputs, pulls, settings, code."""
     accepted = [pull_paths(settings, n).accepted for p in PROJECTS.values() for n in p.names()]
     payload = {
@@ -196,6 +208,8 @@ def inputs_key(settings: Settings, sources: dict[str, Any]) -> str:
         "records": {path.name: sha256_file(path) for path in accepted if path.is_file()},
         "test_size": settings.test_size,
         "split_seed": settings.split_seed,
+        "split_by": settings.split_by,
+        "accept_imbalance": accept_imbalance,
         "scheme": scheme_hash(),
         "builder": __version__,
     }
@@ -209,11 +223,126 @@ def read_manifest(dataset_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def previous_splits(dataset_dir: Path) -> dict[str, str]:
-    try:
-        return read_manifest(dataset_dir)["splits"]["groups"]
-    except (KeyError, TypeError):
-        return {}
+def previous_splits(dataset_dir: Path) -> dict[str, Any]:
+    """The "splits" part of the dataset's last manifest ({} when there is none or it is broken)."""
+    splits = read_manifest(dataset_dir).get("splits")
+    return splits if isinstance(splits, dict) else {}
+
+
+@dataclass
+class SplitPlan:
+    group_of: Callable[[str, dict[str, Any]], str]  # (config, row) -> its group
+    assignment: dict[str, str]  # group -> split
+    manifest: dict[str, Any]  # the manifest's "splits"
+
+
+def plan_splits(
+    settings: Settings,
+    corpus: Corpus,
+    rows: dict[str, list[dict[str, Any]]],
+    article_of_item: dict[str, str],
+    controls: dict[str, str],
+    accept_imbalance: bool = False,
+) -> SplitPlan:
+    """Every row's group and every group's split; refuses a test share far from TEST_SIZE.
+
+    Groups are the corpus's split groups (coarser than stories: articles that could be one
+    event share one), or its stories when it has none; with fewer than two, articles.
+    """
+    mode, test_size, seed = settings.split_by, settings.test_size, settings.split_seed
+    story_group = groups_of_stories(corpus.story_of, getattr(corpus, "split_group_of", None))
+    row_stories = {row["story_id"] for config_rows in rows.values() for row in config_rows}
+    by_group = len({story_group.get(s, s) for s in row_stories}) >= 2
+
+    def group_of(config: str, row: dict[str, Any]) -> str:
+        if by_group:
+            return story_group.get(row["story_id"], row["story_id"])
+        if config == "annotations":
+            return article_of_item[row["item_id"]]
+        return row["article_id"]
+
+    label_counts: dict[str, Counter[str]] = {}
+    story_rows: Counter[str] = Counter()
+    members: dict[str, set[str]] = {}
+    for config, config_rows in rows.items():
+        for row in config_rows:
+            group = group_of(config, row)
+            counts = label_counts.setdefault(group, Counter())
+            members.setdefault(group, set()).add(row["story_id"])
+            if config in PROJECTS:
+                counts[f"{config}:{row[PROJECTS[config].question.name]}"] += 1
+                story_rows[row["story_id"]] += 1
+
+    # A group keeps the split its stories (or, by article, its article) had in the last build,
+    # when that build split the same way.
+    before = previous_splits(settings.dataset_dir)
+    before_by = {"story_id": "split_group"}.get(before.get("by"), before.get("by"))
+    same_way = (
+        before_by == ("split_group" if by_group else "article_id")
+        and before.get("mode", "story") == mode
+    )
+    carried = Carried()
+    if same_way and by_group:
+        stories_before = before.get("stories") or before.get("groups") or {}
+        carried = carry_over(members, stories_before, story_rows)
+    elif same_way:
+        carried.previous = {
+            g: s for g, s in (before.get("groups") or {}).items() if s in ("train", "test")
+        }
+    previous = dict(carried.previous)
+    # A group with a control item stays in train: known answers must not grade a model.
+    for row in rows["claims"]:
+        if row["control"]:
+            previous[group_of("claims", row)] = "train"
+
+    latest: dict[str, str | None] = {}
+    if mode == "time":
+        for article_id, article in corpus.articles.items():
+            story = corpus.story_of.get(article_id, "")
+            group = story_group.get(story, story) if by_group else article_id
+            if article.date and (latest.get(group) or "") < article.date:
+                latest[group] = article.date
+        assignment = assign_by_time(label_counts, latest, test_size, seed, previous)
+    else:
+        assignment = assign_splits(label_counts, test_size, seed, previous)
+    undated = [g for g in label_counts if not latest.get(g)] if mode == "time" else []
+    kept = {g: s for g, s in previous.items() if g in label_counts}
+    problem = share_problem(label_counts, assignment, test_size, kept, undated)
+    if problem and not by_group:
+        problem += (
+            f"; the corpus has fewer than two split groups, so its {len(label_counts)} articles "
+            "are the groups"
+        )
+    if problem and not accept_imbalance:
+        raise BuilderError(
+            f"{settings.dataset_name}: {problem}. Nothing was written.",
+            fix="add stories or correct the ones that swallow others, change TEST_SIZE, or "
+            "build it anyway with `make dataset ARGS=--accept-imbalance` (the card then says "
+            "why the share is off)",
+        )
+    share = test_share(label_counts, assignment)
+    manifest: dict[str, Any] = {
+        "by": "split_group" if by_group else "article_id",
+        "mode": mode,
+        "test_size": test_size,
+        "seed": seed,
+        "tolerance": SHARE_TOLERANCE,
+        "test_share": round(share, 4),
+        "imbalance": {"reason": problem, "accepted": True} if problem else None,
+        "merged_across_splits": carried.merged,
+        "groups": dict(sorted(assignment.items())),
+    }
+    if by_group:
+        manifest["stories"] = {
+            story: assignment[story_group.get(story, story)] for story in sorted(row_stories)
+        }
+    if mode == "time":
+        test_dates = [latest[g] for g, s in assignment.items() if s == "test" and latest.get(g)]
+        manifest["time"] = {
+            "test_from": min(test_dates) if test_dates else None,
+            "undated_groups_in_train": len(undated),
+        }
+    return SplitPlan(group_of, assignment, manifest)
 
 
 def build_dataset(
@@ -224,10 +353,12 @@ def build_dataset(
     report: Report | None = None,
     sources: dict[str, Any] | None = None,
     inputs: str = "",
+    accept_imbalance: bool = False,
 ) -> dict[str, Any]:
     """Write exports/<name>/ whole: written aside, then moved into place. Returns the manifest.
 
-    Control items (sentence id -> known label) are flagged, and their groups kept in train.
+    Control items (sentence id -> known label) are flagged, and their groups kept in train. A
+    test share far from TEST_SIZE stops the build (nothing written) unless `accept_imbalance`.
     `sources` is the build's provenance when the caller has it already (it hashes files);
     `inputs`, the key of clean inputs that lets the next build say "nothing changed".
     """
@@ -261,30 +392,8 @@ def build_dataset(
             report.drop("stance: no accepted annotation", stance.unlabeled)
             report.drop("stance: unresolved tie", len(stance.unresolved))
 
-    stories = {row["story_id"] for config_rows in rows.values() for row in config_rows}
-    by_story = len(stories) >= 2
-    group_key = "story_id" if by_story else "article_id"
-
-    def group_of(config: str, row: dict[str, Any]) -> str:
-        if by_story:
-            return row["story_id"]
-        if config == "annotations":
-            return article_of_item[row["item_id"]]
-        return row["article_id"]
-
-    label_counts: dict[str, Counter[str]] = {}
-    for config, config_rows in rows.items():
-        for row in config_rows:
-            counts = label_counts.setdefault(group_of(config, row), Counter())
-            if config in PROJECTS:
-                question = PROJECTS[config].question.name
-                counts[f"{question}:{row[question]}"] += 1
-    previous = previous_splits(settings.dataset_dir) if by_story else {}
-    # A group with a control item stays in train: known answers must not grade a model.
-    for row in rows["claims"]:
-        if row["control"]:
-            previous[group_of("claims", row)] = "train"
-    assignment = assign_splits(label_counts, settings.test_size, settings.split_seed, previous)
+    plan = plan_splits(settings, corpus, rows, article_of_item, controls, accept_imbalance)
+    group_of, assignment = plan.group_of, plan.assignment
 
     staging = settings.exports_dir / f".{settings.dataset_name}.staging-{uuid.uuid4().hex[:8]}"
     try:
@@ -295,6 +404,8 @@ def build_dataset(
             for row in config_rows:
                 by_split[assignment[group_of(config, row)]].append(row)
             write_split_files(staging, config, by_split)
+            if config == "claims":
+                leakage = audit(by_split)
             counts[config] = {split: len(by_split[split]) for split in SPLITS}
             if config in PROJECTS:
                 label_field = PROJECTS[config].question.name
@@ -313,13 +424,10 @@ def build_dataset(
             **({"inputs": inputs} if inputs else {}),
             "counts": counts,
             "unresolved": unresolved,
-            "splits": {
-                "by": group_key,
-                "test_size": settings.test_size,
-                "seed": settings.split_seed,
-                "groups": dict(sorted(assignment.items())),
-            },
+            "splits": plan.manifest,
+            "leakage": leakage.summary,
         }
+        write_jsonl(staging / leakage.summary["file"], leakage.findings)
         write_json(staging / "manifest.json", manifest)
         per_project = {"claims": claim_records}
         if stance is not None:
@@ -345,11 +453,11 @@ def build_dataset(
     return manifest
 
 
-def make_dataset(settings: Settings, report: Report) -> None:
+def make_dataset(settings: Settings, report: Report, accept_imbalance: bool = False) -> None:
     """raw/, its control items and the pulls into exports/<name>/; "nothing changed" when they,
     the settings and the builder are as the last clean build saw them."""
     sources = provenance(settings)
-    key = inputs_key(settings, sources)
+    key = inputs_key(settings, sources, accept_imbalance)
     if read_manifest(settings.dataset_dir).get("inputs") == key:
         report.unchanged = True
         report.say(
@@ -369,15 +477,37 @@ def make_dataset(settings: Settings, report: Report) -> None:
         report,
         sources,
         inputs="" if corpus.problems else key,
+        accept_imbalance=accept_imbalance,
     )
+    splits = manifest["splits"]
     report.wrote.append(str(settings.dataset_dir))
     report.say(f"wrote {settings.dataset_dir}")
     for config, c in manifest["counts"].items():
         report.say(f"  {config}: train {c['train']}, test {c['test']}")
-    if manifest["splits"]["by"] != "story_id":
+    report.say(
+        f"  split by {splits['mode']}: test share {splits['test_share']:.1%} of the labeled rows "
+        f"(TEST_SIZE {splits['test_size']})"
+    )
+    if splits["by"] != "split_group":
         report.say(
-            "  note: fewer than two stories, so the splits are by article (the card says so)"
+            "  note: fewer than two split groups, so the splits are by article (see the card)"
         )
+    if splits["imbalance"]:
+        # On stdout, with the rest of what was built (the card says it too).
+        report.say(f"  WARNING, accepted with --accept-imbalance: {splits['imbalance']['reason']}")
+    for merged in splits["merged_across_splits"]:
+        report.say(
+            f"  note: split group {merged['group']} joins stories that were in train and in test: "
+            f"it stays in {merged['kept']}; {merged['rows_moved']} row(s) of "
+            f"{', '.join(merged['stories_moved'])} moved from {merged['from']}"
+        )
+    leakage = manifest["leakage"]
+    report.say(
+        f"  leakage audit: {leakage['exact_duplicates']} exact and {leakage['near_duplicates']} "
+        f"near-duplicate test sentence(s) of {leakage['test_sentences']} have a match in train; "
+        f"{leakage['similar_stories']} test story(ies) of {leakage['test_stories']} are similar to "
+        f"a train story (listed in {settings.dataset_dir / leakage['file']})"
+    )
     for project, items in manifest["unresolved"].items():
         if items:
             report.say(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")

@@ -90,6 +90,95 @@ def agreement_section(agreement: dict[str, Any]) -> list[str]:
     return lines
 
 
+def split_section(splits: dict[str, Any]) -> list[str]:
+    """The split policy as it was applied: grouping, mode, the share reached and why if off."""
+    if splits["by"] == "article_id":
+        grouping = (
+            "grouped by article, because the corpus has fewer than two split groups: sentences "
+            "of one article stay together, but one story spans both splits, so test rows share "
+            "events with train rows"
+        )
+    else:
+        grouping = (
+            "grouped by split group: articles that could be one event (one story, or stories "
+            "the story step could not tell apart) share a group, and no group has rows in both "
+            "splits, in any config"
+        )
+    mode = splits.get("mode", "story")
+    if mode == "time":
+        time = splits.get("time") or {}
+        order = (
+            "The split is by time: the groups whose latest article is newest form the test split "
+            f"(test groups' latest articles date from {time.get('test_from') or 'n/a'} on), so a "
+            "model is scored on news after what it was trained on. Undated groups stay in train "
+            f"({time.get('undated_groups_in_train', 0)} of them): nothing shows they are newer."
+        )
+    else:
+        order = (
+            "Groups are placed, largest first in an order fixed by seed "
+            f"{splits['seed']}, where the test share and the label balance come nearest the target."
+        )
+    lines = [
+        "## Split policy",
+        "",
+        f"Splits are {grouping}. {order} A group keeps its split in later builds.",
+    ]
+    if splits.get("test_share") is not None:
+        lines += [
+            "",
+            f"Requested test share (`TEST_SIZE`): {splits['test_size']}; reached: "
+            f"{splits['test_share']:.1%} of the labeled rows.",
+        ]
+    if splits.get("imbalance"):
+        lines += [
+            "",
+            f"**The test share is off target**, and the build was accepted anyway "
+            f"(`--accept-imbalance`): {splits['imbalance']['reason']}.",
+        ]
+    for merged in splits.get("merged_across_splits") or []:
+        lines += [
+            "",
+            f"Split group `{merged['group']}` joins stories that earlier builds put in train and "
+            f"in test; it stays in {merged['kept']}, and {merged['rows_moved']} row(s) of "
+            f"{', '.join(f'`{s}`' for s in merged['stories_moved'])} moved from {merged['from']}.",
+        ]
+    lines += [
+        "",
+        "Ties between annotators are left out (unresolved) until adjudicated; a ground-truth "
+        "annotation settles its item.",
+    ]
+    return lines
+
+
+def leakage_section(leakage: dict[str, Any] | None) -> list[str]:
+    """What the audit of this build found across the splits, and where the list is."""
+    if not leakage:
+        return []
+    method = leakage["method"]
+    lines = [
+        "## Leakage audit",
+        "",
+        f"Every build compares the {leakage['test_sentences']} test sentences with the train "
+        f"sentences, and every test story with the train stories (listed in `{leakage['file']}`):",
+        "",
+        "| finding | count | how |",
+        "| --- | --- | --- |",
+        f"| test sentences with an exact duplicate in train | {leakage['exact_duplicates']} "
+        f"| {method['exact']} |",
+        f"| test sentences with a near duplicate in train | {leakage['near_duplicates']} "
+        f"| {method['near']} |",
+        f"| test stories similar to a train story (of {leakage['test_stories']}) "
+        f"| {leakage['similar_stories']} | {method['stories']} |",
+    ]
+    if leakage["top_story_pairs"]:
+        lines += ["", "Most similar test and train stories:", ""]
+        lines += [
+            f"- `{p['test_story']}` and `{p['train_story']}`: {p['similarity']:.3f}"
+            for p in leakage["top_story_pairs"]
+        ]
+    return lines
+
+
 def render_card(
     name: str, manifest: dict[str, Any], extra_sections: list[str] | None = None
 ) -> str:
@@ -150,21 +239,8 @@ def render_card(
                 f"- `{label.value}` ({index}): {label.definition} Example: {label.example}"
             )
         lines += ["", *_label_table(config, manifest["counts"][config]), ""]
-    by = splits["by"]
-    policy = (
-        "grouped by story: no story has rows in both splits, in any config"
-        if by == "story_id"
-        else "grouped by article, because the corpus has fewer than two stories: "
-        "sentences of one article stay together, but one story spans both splits"
-    )
+    lines += [*split_section(splits), "", *leakage_section(manifest.get("leakage")), ""]
     lines += [
-        "## Split policy",
-        "",
-        f"Splits are {policy}. Groups are placed to come near a test share of "
-        f"{splits['test_size']} and the overall label balance, in an order fixed by seed "
-        f"{splits['seed']}; a group keeps its split in later builds. Ties between annotators are "
-        "left out (unresolved) until adjudicated; a ground-truth annotation settles its item.",
-        "",
         "## Provenance",
         "",
         f"- Builder version {manifest['builder_version']}, label scheme version "
