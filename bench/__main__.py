@@ -58,10 +58,11 @@ class Sizes:
     segment_mb: float  # corpus of figure 7
     big_reps: int  # repetitions of the slow measurements (20k imports, listings, exports)
     small_reps: int  # repetitions of the quick ones
+    audit_sentences: int = 100_000  # labeled sentences of the leakage audit's dataset
 
 
 FULL = Sizes(20_000, 200, 10_000, 100, 50_000, 2, 20.0, 3, 5)
-QUICK = Sizes(2_000, 200, 1_000, 100, 5_000, 2, 2.0, 1, 2)
+QUICK = Sizes(2_000, 200, 1_000, 100, 5_000, 2, 2.0, 1, 2, audit_sentences=5_000)
 
 
 @dataclass
@@ -533,6 +534,148 @@ def fig_segment(bench: Bench) -> list[Row]:
     return out
 
 
+def fig_annotators(bench: Bench) -> list[Row]:
+    """11. Simulated annotators on CheckThat! labels: Dawid-Skene against the majority."""
+    from bench.annotators import DEFAULT_POOL, POOL_FILE, simulate_annotators
+
+    pool = DEFAULT_POOL / POOL_FILE
+    if not pool.is_file():
+        say(f"bench: annotators: {pool} not found, figure skipped")
+        return [
+            Row("annotator simulation", "not measured", "—", f"{pool} not found", "—", None, "—")
+        ]
+    seeds = 1 if bench.sizes is QUICK else 5
+    result = simulate_annotators(pool, seeds=seeds)
+    accuracy, cpu = result["accuracy"], result["cpu_seconds"]
+    competence = ", ".join(f"{name} {value:.3f}" for name, value in result["competence"].items())
+    return [
+        Row(
+            f"Dawid-Skene labels vs the gold, {result['items']:,} CheckThat! train sentences, "
+            "3 of 5 simulated annotators per item (0.95, 0.9, 0.8, 0.7, random)",
+            f"accuracy {accuracy['dawid_skene']:.4f}",
+            f"majority vote: {accuracy['majority']:.4f}",
+            f"+{result['gain_points']:.1f} points; competences ranked "
+            + ("correctly" if result["ranking_correct"] else "WRONGLY"),
+            "≥ +4 points, ranking right",
+            result["gain_points"] >= 4.0 and result["ranking_correct"],
+            str(seeds),
+            f"estimated competences (medians): {competence}; CPU s: majority "
+            f"{cpu['majority']}, Dawid-Skene {cpu['dawid_skene']}; "
+            f"{100 * result['below_min_posterior']:.1f}% of items below a posterior of "
+            f"{result['min_posterior']} (to adjudication), accuracy of the rest "
+            f"{result['accuracy_above_min_posterior']:.4f}; Dawid-Skene minus majority on random "
+            "subsets (median, worst of the seeds): "
+            + ", ".join(
+                f"{row['items']} items {row['median_gain_points']:+.1f} "
+                f"({row['worst_gain_points']:+.1f})"
+                for row in result["small_sets"]
+            ),
+        )
+    ]
+
+
+def fig_audit(bench: Bench) -> list[Row]:
+    """8. The leakage audit of a 100,000-sentence dataset against the rest of `make dataset`."""
+    sizes = bench.sizes
+    articles = make_articles("audit", sizes.audit_sentences, seed=11)
+    base = bench.root("audit-base", "bench audit", {"audit.jsonl": articles.records})
+    payloads = task_payloads(base, bench.work / "scratch")
+    export = bench.work / "audit-export.json"
+    export.write_bytes(synthetic_export(payloads, 1, annotators=4, seed=11))
+    runs: list[dict[str, float]] = []
+    for rep in range(sizes.big_reps):
+        root = copy_root(base, bench.work / f"audit-{rep}")
+        command = [sys.executable, "-m", "bench.bench_splits", str(root), str(export)]
+        done = subprocess.run(
+            command, cwd=HERE.parent, env=child_environment(), capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise BenchError(f"bench.bench_splits exited {done.returncode}:\n{done.stderr[-2000:]}")
+        run = json.loads(done.stdout.strip().splitlines()[-1])
+        runs.append(run)
+        say(
+            f"bench: audit rep {rep + 1}: audit {run['audit']:.2f} s, rest {run['rest']:.2f} s, "
+            f"{run['sentences']:,} sentences"
+        )
+    ratio = median([run["audit"] / run["rest"] for run in runs])
+    last = runs[-1]
+    return [
+        Row(
+            f"leakage audit in `dataset`, {last['sentences']:,.0f} labeled sentences",
+            f"{median([r['audit'] for r in runs]):.2f} s",
+            f"the rest of `dataset` (corpus, labels, splits, files): "
+            f"{median([r['rest'] for r in runs]):.2f} s",
+            f"ratio {ratio:.2f}",
+            "≤ 0.5",
+            ratio <= 0.5,
+            str(sizes.big_reps),
+            f"found {last['exact']:,.0f} exact and {last['near']:,.0f} near-duplicate test "
+            f"sentences, {last['similar_stories']:,.0f} similar stories (the generator reuses "
+            f"paragraphs); peak {last['peak_rss_mb']:.0f} MB",
+        )
+    ]
+
+
+def fig_split_ecb(bench: Bench) -> list[Row]:
+    """9. ECB+: test articles whose gold event has an article in train, after the split."""
+    from bench import bench_splits
+
+    result = bench_splits.ecb()
+    if result is None:
+        say(f"bench: split-ecb skipped: {bench_splits.STORY_GOLD} is absent")
+        return [Row("ECB+ event leakage", "skipped: gold absent", "—", "—", "—", None, "—")]
+    rows = []
+    titles = {
+        "groups": "split groups",
+        "stories": "stories alone",
+        "time": "split groups, SPLIT_BY=time",
+    }
+    for name in ("groups", "stories", "time"):
+        r = result[name]
+        within = abs(r["test_share"] - 0.2) <= 0.05
+        rows.append(
+            Row(
+                f"ECB+ (982 articles, 86 events), split by {titles[name]}: test articles whose "
+                "event has an article in train",
+                f"{r['leak_share']:.1%} ({r['leaked']} of {r['test_articles']})",
+                "—",
+                f"test share {r['test_share']:.3f} ({r['groups']} groups, {r['stories']} stories)",
+                "≤ 1%, share within 0.05 of 0.2" if name == "groups" else "— (for comparison)",
+                (r["leak_share"] <= 0.01 and within) if name == "groups" else None,
+                "1",
+                "TEST_SIZE 0.2, seed 13, sentences as rows"
+                + ("" if r["problem"] is None else "; `make dataset` would refuse: share off"),
+            )
+        )
+    return rows
+
+
+def fig_split_checkworthy(bench: Bench) -> list[Row]:
+    """10. checkworthy-dev train as 22,500 one-sentence undated articles: split or say why."""
+    from bench import bench_splits
+
+    r = bench_splits.checkworthy()
+    if r is None:
+        say(f"bench: split-checkworthy skipped: {bench_splits.CHECKWORTHY} is absent")
+        return [Row("checkworthy-dev split", "skipped: data absent", "—", "—", "—", None, "—")]
+    loud = r["problem"] is not None
+    near = abs(r["test_share"] - 0.2) <= 0.05
+    return [
+        Row(
+            f"checkworthy-dev train, {r['articles']:,} one-sentence undated articles: the split",
+            f"train {r['rows'] - r['test_rows']:,} / test {r['test_rows']:,} "
+            f"(share {r['test_share']:.3f})",
+            "—",
+            f"{r['groups']:,} split groups, the largest {r['largest_group']:,} rows; "
+            + ("`make dataset` refuses (exit 1) and says why" if loud else "share near 0.2"),
+            "share within 0.05 of 0.2, or a loud refusal",
+            near or loud,
+            "1",
+            (r["problem"] or "")[:160],
+        )
+    ]
+
+
 FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
     # name: (function, needs the server)
     "sync": (fig_sync, True),
@@ -542,6 +685,10 @@ FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
     "pull-new": (fig_pull_new, True),
     "offline": (fig_offline, False),
     "segment": (fig_segment, False),
+    "annotators": (fig_annotators, False),
+    "audit": (fig_audit, False),
+    "split-ecb": (fig_split_ecb, False),
+    "split-checkworthy": (fig_split_checkworthy, False),
 }
 
 

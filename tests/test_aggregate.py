@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support import record
 
-from builder.labels.aggregate import aggregate, latest_per_annotator
+from builder.labels.aggregate import (
+    DS_MIN_SHARED_ITEMS,
+    aggregate,
+    competences,
+    effective_method,
+    latest_per_annotator,
+    shared_items,
+)
+from builder.tasks.adjudicate import adjudications
 
 
 def rec(
@@ -161,3 +170,91 @@ def test_stance_records_use_the_stance_answer() -> None:
 
 def test_no_records_no_labels() -> None:
     assert aggregate([]) == {}
+
+
+def competence_example() -> list[dict[str, Any]]:
+    """120 items: `good1` and `good2` always give the true label, `coin` only on half of them
+    (right on items 0, 1, wrong on 2, 3, and so on); then `coin` alone on `lone`, and `good1`
+    against `coin` on `split`."""
+    records = []
+    for i in range(120):
+        truth = "checkworthy" if i % 2 else "no_claim"
+        other = "no_claim" if i % 2 else "checkworthy"
+        records += [rec(f"s{i:03}", "good1", truth), rec(f"s{i:03}", "good2", truth)]
+        records.append(rec(f"s{i:03}", "coin", truth if i % 4 < 2 else other))
+    records.append(rec("lone", "coin", "checkworthy"))
+    records += [rec("split", "good1", "checkworthy"), rec("split", "coin", "no_claim")]
+    return records
+
+
+def test_dawid_skene_competences_rank_and_confusion() -> None:
+    by_name = {c.annotator: c for c in competences(competence_example())}
+    assert list(by_name) == ["coin", "good1", "good2"]
+    # The good ones never err: P(answer = true label) is 1 for both labels they used.
+    assert by_name["good1"].competence == pytest.approx(1.0, abs=1e-3)
+    assert by_name["good2"].competence == pytest.approx(1.0, abs=1e-3)
+    # coin is right on 61 of its 122 answers: a coin's competence, and a flat confusion matrix.
+    coin = by_name["coin"]
+    assert coin.competence == pytest.approx(0.5, abs=0.02)
+    assert coin.items == 122
+    assert coin.labels == ["no_claim", "not_checkworthy", "checkworthy"]
+    no_claim, _, checkworthy = coin.confusion  # rows: the true label; columns: the answer
+    assert no_claim[0] == pytest.approx(0.5, abs=0.02)
+    assert no_claim[2] == pytest.approx(0.5, abs=0.02)
+    assert checkworthy[2] == pytest.approx(0.5, abs=0.02)
+
+
+def test_dawid_skene_posteriors_weigh_annotators_by_competence() -> None:
+    labels = aggregate(competence_example(), "dawid-skene", min_posterior=0.8)
+    # Outvoted coin changes nothing: the two reliable annotators make the label near certain.
+    assert labels["s002"].label == "no_claim"
+    assert labels["s002"].resolved_by == "dawid-skene"
+    assert labels["s002"].posterior == pytest.approx(1.0, abs=1e-3)
+    assert labels["s002"].agreement == round(2 / 3, 4)
+    # One against one: a majority ties, Dawid-Skene believes the reliable annotator.
+    assert aggregate(competence_example())["split"].resolved_by == "tie"
+    assert labels["split"].label == "checkworthy"
+    assert labels["split"].posterior == pytest.approx(1.0, abs=1e-3)
+
+
+def test_dawid_skene_below_the_minimum_posterior_goes_to_adjudication() -> None:
+    records = competence_example()
+    labels = aggregate(records, "dawid-skene", min_posterior=0.8)
+    # coin alone is a coin toss: the posterior is about 0.5, below 0.8, so unresolved.
+    lone = labels["lone"]
+    assert lone.label is None
+    assert lone.resolved_by == "low posterior"
+    assert lone.posterior == pytest.approx(0.5, abs=0.05)
+    tasks = {item: {"sentence_id": item, "text": item} for item in labels}
+    chosen = {a.item_id: a.reason for a in adjudications("claims", labels, records, tasks)}
+    assert chosen == {"lone": "low posterior"}
+    # A lower minimum accepts it.
+    assert aggregate(records, "dawid-skene", min_posterior=0.4)["lone"].label is not None
+
+
+def test_dawid_skene_ground_truth_still_wins() -> None:
+    records = competence_example()
+    # The adjudicator overrules both reliable annotators on s002 and settles the lone item.
+    records.append(rec("s002", "lead", "checkworthy", ground_truth=True))
+    records.append(rec("lone", "lead", "no_claim", ground_truth=True))
+    labels = aggregate(records, "dawid-skene")
+    assert (labels["s002"].label, labels["s002"].resolved_by) == ("checkworthy", "ground_truth")
+    assert (labels["lone"].label, labels["lone"].resolved_by) == ("no_claim", "ground_truth")
+    assert labels["s002"].posterior == 1.0
+    assert "lead" not in {c.annotator for c in competences(records)}
+
+
+def test_dawid_skene_needs_shared_items_else_the_majority_decides() -> None:
+    # Below DS_MIN_SHARED_ITEMS items with 2+ annotations Dawid-Skene did no better than the
+    # majority (README, "Measured"): the majority decides and no competence is estimated.
+    few = [r for r in competence_example() if r["item_id"] < f"s{DS_MIN_SHARED_ITEMS - 30:03}"]
+    assert shared_items(few) < DS_MIN_SHARED_ITEMS
+    assert effective_method(few, "dawid-skene") == "majority"
+    assert {item.resolved_by for item in aggregate(few, "dawid-skene").values()} == {"majority"}
+    assert competences(few) == []
+    assert effective_method(competence_example(), "dawid-skene") == "dawid-skene"
+
+
+def test_unknown_aggregation_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown aggregation 'mean'.*majority, dawid-skene"):
+        aggregate([rec("s1", "a", "no_claim")], "mean")

@@ -10,7 +10,7 @@ from datasets import Features
 
 from builder.core.features import features_for
 from builder.core.scheme import question_for
-from builder.dataset.card import agreement_section, card_metadata, render_card
+from builder.dataset.card import agreement_section, card_metadata, render_card, size_category
 from builder.labels.agreement import Rating, agreement_report
 
 
@@ -147,7 +147,8 @@ def test_card_yaml_declares_every_config(configs: tuple[str, ...]) -> None:
 def test_card_text() -> None:
     card = render_card("factcheck", manifest())
     assert card.endswith("\n")
-    assert 'claims = load_dataset("exports/factcheck", "claims")' in card
+    assert 'claims = load_dataset("exports/factcheck")  # the default config: claims' in card
+    assert 'stance = load_dataset("exports/factcheck", "stance")' in card
     assert "| `claims` | 5 | 2 |" in card
     assert "| `annotations` | 12 | 4 |" in card
     # Label definitions with class ids, and counts per split and label.
@@ -164,7 +165,7 @@ def test_card_text() -> None:
     assert "| test sentences with an exact duplicate in train | 1 |" in card
     assert "- `story-1` and `story-2`: 0.610" in card
     assert "pulled 20 = accepted 16 + rejected 1 + skipped 3" in card
-    assert "Unresolved (ties) left out: {'claims': 1}" in card
+    assert "Unresolved (ties, low posteriors) left out: {'claims': 1}" in card
     assert "2 raw input files" in card
     assert "## Annotation and agreement" in card
     assert "annotator_confusion.png" in card
@@ -179,7 +180,8 @@ def test_card_without_stance_or_agreement() -> None:
     assert "### `stance`" not in card
     assert "## Annotation and agreement" not in card
     assert "grouped by article" in card
-    assert 'load_dataset("exports/small", "claims")' in card
+    assert 'load_dataset("exports/small")  # the default config: claims' in card
+    assert 'load_dataset("exports/small", "stance")' not in card
 
 
 def test_an_accepted_imbalance_is_explained_in_the_card() -> None:
@@ -215,3 +217,98 @@ def test_a_split_without_rows_is_not_declared() -> None:
     configs = {c["config_name"]: c for c in card_yaml(render_card("x", data))["configs"]}
     assert [f["split"] for f in configs["annotations"]["data_files"]] == ["train"]
     assert [f["split"] for f in configs["claims"]["data_files"]] == ["train", "test"]
+
+
+def test_card_shows_each_annotators_competence_and_confusion() -> None:
+    with_competence = {
+        **manifest(),
+        "agreement": agreement(),
+        "aggregation": {"claims": "dawid-skene", "stance": "majority"},
+        "competence": {
+            "claims": [
+                {
+                    "annotator": "annotator-aa",
+                    "competence": 0.8125,
+                    "items": 120,
+                    "labels": ["no_claim", "not_checkworthy", "checkworthy"],
+                    "confusion": [[0.9, 0.1, 0.0], [0.25, 0.75, 0.0], [0.0, 0.2, 0.8]],
+                }
+            ],
+            "stance": [],
+        },
+    }
+    card = render_card("factcheck", with_competence)
+    assert "### Annotator competence" in card
+    assert "- `claim`, annotator-aa: competence 0.812 over 120 items" in card
+    assert "  | `not_checkworthy` | 0.250 | 0.750 | 0.000 |" in card
+    assert "Dawid-Skene model (crowd-kit)" in card  # how the claims were aggregated
+    assert "`stance`: the label is the majority" in card
+
+
+def test_card_says_when_no_competence_could_be_estimated() -> None:
+    card = render_card("factcheck", {**manifest(), "competence": {"claims": [], "stance": []}})
+    assert "Not estimated: fewer than 100 items were labeled by two or more annotators." in card
+
+
+def test_card_yaml_follows_the_hub_conventions() -> None:
+    data = {**manifest(), "license": "cc-by-4.0"}
+    meta = card_yaml(render_card("factcheck", data))
+    assert meta["license"] == "cc-by-4.0"
+    assert meta["task_categories"] == ["text-classification"]
+    assert meta["task_ids"] == [
+        "fact-checking",
+        "multi-class-classification",
+        "natural-language-inference",
+    ]
+    assert meta["size_categories"] == ["n<1K"]  # 7 claims rows
+    assert meta["annotations_creators"] == ["expert-generated"]
+    assert meta["language_creators"] == ["found"]
+    assert meta["source_datasets"] == ["original"]
+    assert meta["language"] == ["en"]
+    # claims is the default config (load_dataset(path) with no name), and the only one.
+    defaults = [c["config_name"] for c in meta["configs"] if c.get("default")]
+    assert defaults == ["claims"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "category"),
+    [(0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (54_321, "10K<n<100K"), (10**6, "1M<n<10M")],
+)
+def test_size_category(rows: int, category: str) -> None:
+    assert size_category(rows) == category
+
+
+def test_card_has_a_citation_block() -> None:
+    card = render_card("fact-check", manifest())
+    start = card.index("## Citation")
+    block = card[start:].split("```")
+    assert block[1].startswith("bibtex\n@misc{fact_check,")
+    assert "builder 0.1.0, label scheme version 1" in block[1]
+    assert block[1].rstrip().endswith("}")
+
+
+def test_card_reports_the_baseline() -> None:
+    scores = {
+        "trained": True,
+        "model": "tf-idf + logreg",
+        "train_rows": 40,
+        "test_rows": 10,
+        "macro_f1": 0.5,
+        "f1_checkworthy": 0.6667,
+        "per_class": {
+            "no_claim": {"precision": 0.5, "recall": 0.25, "f1": 0.3333, "support": 4},
+            "checkworthy": {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 6},
+        },
+        "learning_curve": [],
+    }
+    not_trained = {"trained": False, "reason": "the test split has no rows"}
+    card = render_card(
+        "factcheck", {**manifest(), "baseline": {"claims": scores, "stance": not_trained}}
+    )
+    assert "## Baseline" in card
+    assert (
+        "- `claim` (40 train rows, 10 test rows): F1 of `checkworthy` 0.667, macro-F1 0.500" in card
+    )
+    assert "  | `no_claim` | 0.500 | 0.250 | 0.333 | 4 |" in card
+    assert "- `stance`: not trained: the test split has no rows." in card
+    assert "![Baseline learning curve](learning_curve.png)" in card

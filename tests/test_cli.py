@@ -221,3 +221,11 @@ def test_a_step_prints_its_report_and_status_shows_the_last_one(root: Path) -> N
     [step] = json.loads(status.stdout)["steps"]
     assert (step["step"], step["unchanged"], step["problems"]) == ("dataset", True, 0)
     assert "last run of each step:" in run(root, "status").stdout
+
+
+def test_a_bad_aggregation_is_refused_with_the_choices(root: Path) -> None:
+    done = run(root, "status", "--json", AGGREGATION="mean")
+    assert done.returncode != 0
+    assert "AGGREGATION='mean' is not a known aggregation" in done.stderr
+    assert "majority, dawid-skene" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -65,6 +65,9 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.stance_top_k == 3
     assert settings.stance_min_similarity == 0.12
     assert settings.claims_project_title == "Fact-check claims"
+    assert settings.aggregation == "dawid-skene"
+    assert settings.min_posterior == 0.8
+    assert settings.dataset_license == "unknown"
 
 
 def test_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,6 +211,12 @@ def test_local_server_without_token(tmp_path: Path) -> None:
         ("STANCE_MIN_SIMILARITY", "1.5", "stance_min_similarity"),
         ("STANCE_MIN_SIMILARITY", "-0.1", "stance_min_similarity"),
         ("STANCE_MIN_SIMILARITY", "high", "stance_min_similarity"),
+        ("AGGREGATION", "mean", "aggregation"),
+        ("AGGREGATION", "dawid_skene", "aggregation"),
+        ("MIN_POSTERIOR", "1.2", "min_posterior"),
+        ("MIN_POSTERIOR", "likely", "min_posterior"),
+        ("DATASET_LICENSE", "CC BY 4.0", "dataset_license"),
+        ("DATASET_LICENSE", "mit/../x", "dataset_license"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -238,6 +247,10 @@ def test_the_port_reaches_the_server_url(tmp_path: Path, monkeypatch: pytest.Mon
         ("STANCE_TOP_K", "10", "stance_top_k", 10),
         ("STANCE_MIN_SIMILARITY", "0", "stance_min_similarity", 0.0),
         ("STANCE_MIN_SIMILARITY", "1", "stance_min_similarity", 1.0),
+        ("AGGREGATION", "majority", "aggregation", "majority"),
+        ("AGGREGATION", "Dawid-Skene", "aggregation", "dawid-skene"),
+        ("MIN_POSTERIOR", "0.95", "min_posterior", 0.95),
+        ("DATASET_LICENSE", "CC-BY-4.0", "dataset_license", "cc-by-4.0"),
     ],
 )
 def test_good_values(

@@ -157,6 +157,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str,
 # Loading ------------------------------------------------------------------------------------
 
 
+def test_no_config_name_loads_claims(
+    built: tuple[Settings, dict[str, Any]], tmp_path: Path
+) -> None:
+    settings, manifest = built
+    ds = datasets.load_dataset(str(settings.dataset_dir), cache_dir=str(tmp_path))
+    assert ds["train"].features["claim"].names == CLAIM_NAMES
+    for split in ("train", "test"):
+        assert ds[split].num_rows == manifest["counts"]["claims"][split]
+
+
 def test_claims_config_loads_with_train_test_and_class_labels(
     built: tuple[Settings, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -321,9 +331,15 @@ def test_built_twice_the_parquet_files_are_byte_identical(tmp_path: Path) -> Non
         for split in ("train", "test")
     }
     first_manifest = (settings.dataset_dir / "manifest.json").read_bytes()
+    # The card, with its baseline figures, and the learning curve picture too.
+    first_card = (settings.dataset_dir / "README.md").read_bytes()
+    first_curve = (settings.dataset_dir / "learning_curve.png").read_bytes()
+    assert b"## Baseline" in first_card
     build(settings)
     assert parquet_bytes(settings.dataset_dir) == first
     assert (settings.dataset_dir / "manifest.json").read_bytes() == first_manifest
+    assert (settings.dataset_dir / "README.md").read_bytes() == first_card
+    assert (settings.dataset_dir / "learning_curve.png").read_bytes() == first_curve
     # A second root with the same inputs gives the same files too.
     other = make_root(tmp_path / "two")
     build(other)
@@ -449,7 +465,7 @@ def test_the_card_text_has_definitions_counts_policy_and_loading(
     assert "grouped by split group" in body
     assert f"seed {settings.split_seed}" in body
     assert "## Loading" in body
-    assert f'load_dataset("exports/{settings.dataset_name}", "claims")' in body
+    assert f'load_dataset("exports/{settings.dataset_name}")  # the default config: claims' in body
     assert SNAPSHOT in body  # provenance
 
 

@@ -208,7 +208,7 @@ def test_sync_annotate_pull_dataset_load(walk: Walk, tmp_path: Path) -> None:
     # The dataset.
     output = ok(root, "dataset", "--accept-imbalance")
     assert "fewer than two split groups" in output
-    assert "claims: 1 unresolved tie(s) left out" in output
+    assert "claims: 1 unresolved item(s) left out: ties or low" in output
     dataset_dir = root / "exports" / "factcheck"
     manifest = json.loads((dataset_dir / "manifest.json").read_text())
     assert manifest["unresolved"]["claims"] == [LAST_TIME]

@@ -77,7 +77,7 @@ def test_normalise_drops_case_punctuation_and_extra_spaces() -> None:
 
 
 def test_the_signatures_are_datasketch_minhashes() -> None:
-    texts = ["Five people were killed in the blast on Monday.", "Rates rose.", "one"]
+    texts = [normalise(t) for t in ("Five people were killed in the blast.", "Rates rose.", "one")]
     matrix = shingle_hashes(texts)
     ours = signatures(matrix)
     for row, text in enumerate(texts):

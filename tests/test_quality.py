@@ -45,6 +45,7 @@ CONTROLS = {"s2": "no_claim", "s4": "checkworthy"}
 def test_annotator_table_by_hand() -> None:
     rows = {row["annotator"]: row for row in annotator_table("claims", RECORDS, CONTROLS)}
     assert list(rows) == ["amy", "bob", "cat", "lead"]
+    # Four items are too few shared ones for Dawid-Skene to estimate anyone's competence.
     # amy: 4 annotations, times 2 4 10 6 -> median 5.0; majority items s1 (right), s2 (right);
     # controls s2 (right) and s4 (right).
     assert rows["amy"] == {
@@ -56,6 +57,8 @@ def test_annotator_table_by_hand() -> None:
         "agreement_items": 2,
         "control_accuracy": 1.0,
         "control_items": 2,
+        "competence": None,
+        "confusion": None,
     }
     # bob: 3 annotations, times 3 8 (one missing) -> 5.5; s1 right, s2 wrong; s2 control wrong.
     assert rows["bob"] == {
@@ -67,6 +70,8 @@ def test_annotator_table_by_hand() -> None:
         "agreement_items": 2,
         "control_accuracy": 0.0,
         "control_items": 1,
+        "competence": None,
+        "confusion": None,
     }
     # cat: times 1 2 -> 1.5; s1 wrong, s2 right; s2 control right.
     assert rows["cat"] == {
@@ -78,6 +83,8 @@ def test_annotator_table_by_hand() -> None:
         "agreement_items": 2,
         "control_accuracy": 1.0,
         "control_items": 1,
+        "competence": None,
+        "confusion": None,
     }
     # The adjudicator is listed, but their answer is no rating.
     assert rows["lead"] == {
@@ -89,6 +96,8 @@ def test_annotator_table_by_hand() -> None:
         "agreement_items": 0,
         "control_accuracy": None,
         "control_items": 0,
+        "competence": None,
+        "confusion": None,
     }
 
 

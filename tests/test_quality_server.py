@@ -361,7 +361,7 @@ def test_control_items_are_flagged_kept_out_of_test_and_the_card_shows_agreement
 ) -> None:
     root = controlled.root
     output = ok(root, "dataset", "--accept-imbalance")
-    assert "claims: 1 unresolved tie(s) left out" in output
+    assert "claims: 1 unresolved item(s) left out: ties or low" in output
     claims = load(root, "claims", tmp_path / "hf")
     names = claims["train"].features["claim"].names
     rows = {r["sentence_id"]: (split, r) for split in claims for r in claims[split]}

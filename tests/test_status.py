@@ -119,10 +119,13 @@ def test_render_tables(tmp_path: Path) -> None:
     assert "stance: Krippendorff" not in text  # no annotators, no agreement lines
 
     annotators = rows_of(text, "annotator")
-    # annotations, median s/task, agreement (items), control accuracy (items)
-    assert annotators["amy@x.org"] == ["3", "6.000", "1.000", "(1)", "1.000", "(1)"]
-    assert annotators["bob@x.org"] == ["3", "5.000", "1.000", "(1)", "0.000", "(1)"]
-    assert annotators["lead@x.org"] == ["1", "20.000", "-", "(0)", "-", "(0)"]
+    # annotations, median s/task, agreement (items), control accuracy (items), competence
+    # (none: too few shared items for Dawid-Skene)
+    assert annotators["amy@x.org"] == ["3", "6.000", "1.000", "(1)", "1.000", "(1)", "-"]
+    assert annotators["bob@x.org"] == ["3", "5.000", "1.000", "(1)", "0.000", "(1)", "-"]
+    assert annotators["lead@x.org"] == ["1", "20.000", "-", "(0)", "-", "(0)", "-"]
+    assert "competence: not estimated (fewer than 100 items labeled by two or more" in text
+    assert "  labels by: majority" in text
     assert "  unresolved: s2 (send them with `make adjudicate`)" in text
 
 
@@ -148,9 +151,12 @@ def test_render_with_server_counts_and_many_ties() -> None:
         "agreement_items": 0,
         "control_accuracy": 0.75,
         "control_items": 4,
+        "competence": 0.8125,
+        "confusion": [[0.9, 0.1, 0.0], [0.25, 0.75, 0.0], [0.0, 0.2, 0.8]],
     }
     project = {
         "project": "claims",
+        "aggregation": "dawid-skene",
         "tasks": 120,
         "labeled": 90,
         "unlabeled": 23,
@@ -164,7 +170,14 @@ def test_render_with_server_counts_and_many_ties() -> None:
     text = render({"server_error": None, "projects": [project]})
     assert rows_of(text, "project")["claims"] == ["120", "90", "23", "4", "3", "7", "5"]
     assert "claims: Krippendorff's alpha - over 0 items" in text
-    assert rows_of(text, "annotator")["amy"] == ["7", "2.500", "-", "(0)", "0.750", "(4)"]
+    assert rows_of(text, "annotator")["amy"] == ["7", "2.500", "-", "(0)", "0.750", "(4)", "0.812"]
+    # The competence's confusion matrix: rows the true label, columns the answer.
+    unindented = "\n".join(line.removeprefix("    ") for line in text.splitlines())
+    matrix = rows_of(unindented, "true \\ answer")
+    assert matrix["no_claim"] == ["0.900", "0.100", "0.000"]
+    assert matrix["not_checkworthy"] == ["0.250", "0.750", "0.000"]
+    assert matrix["checkworthy"] == ["0.000", "0.200", "0.800"]
+    assert "  labels by: dawid-skene" in text
     assert "  unresolved: s0, s1, s2, s3, s4 … (send them with `make adjudicate`)" in text
 
 

@@ -8,7 +8,7 @@ from builder.core.config import Settings
 from builder.core.errors import BuilderError
 from builder.core.projects import PROJECTS
 from builder.core.report import last_reports
-from builder.labels.aggregate import aggregate
+from builder.labels.aggregate import DS_MIN_SHARED_ITEMS, aggregate, effective_method
 from builder.labels.quality import agreement_for, annotator_table
 from builder.labels.records import project_records, pull_summary
 from builder.labelstudio.client import LabelStudioClient
@@ -28,10 +28,11 @@ def project_status(
 ) -> dict[str, Any]:
     """One project's figures: live task counts from the server, the rest from the last pull."""
     records = project_records(settings, project)
-    labels = aggregate(records)
+    labels = aggregate(records, settings.aggregation, settings.min_posterior)
     counts = _pull_counts(settings, project)
     adjudicated = _pull_counts(settings, PROJECTS[project].adjudication_name)
     status: dict[str, Any] = {"project": project, "title": title, "server": None}
+    status["aggregation"] = effective_method(records, settings.aggregation)
     if client is not None:
         info = client.find_project(title)
         if info is not None:
@@ -89,6 +90,31 @@ def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
+def confusion_lines(project: str, annotators: list[dict[str, Any]]) -> list[str]:
+    """Each annotator's estimated confusion matrix: how often they answer each label (columns)
+    when the true label is the row's."""
+    names = PROJECTS[project].question.names
+    if not any(a["confusion"] for a in annotators):
+        return [
+            "",
+            f"competence: not estimated (fewer than {DS_MIN_SHARED_ITEMS} items labeled by two "
+            "or more annotators)",
+        ]
+    lines = ["", "competence: Dawid-Skene's estimate; P(answer | true label), rows true:"]
+    for a in annotators:
+        if not a["confusion"]:
+            continue
+        lines.append(f"  {a['annotator']}")
+        lines += [
+            "    " + line
+            for line in table(
+                ["true \\ answer", *names],
+                [[name, *row] for name, row in zip(names, a["confusion"], strict=True)],
+            )
+        ]
+    return lines
+
+
 def render(report: dict[str, Any]) -> str:
     lines = []
     if report["server_error"]:
@@ -133,7 +159,14 @@ def render(report: dict[str, Any]) -> str:
             )
         lines.append("")
         lines += table(
-            ["annotator", "annotations", "median s/task", "agree w/ majority", "control accuracy"],
+            [
+                "annotator",
+                "annotations",
+                "median s/task",
+                "agree w/ majority",
+                "control accuracy",
+                "competence",
+            ],
             [
                 [
                     a["annotator"],
@@ -141,10 +174,13 @@ def render(report: dict[str, Any]) -> str:
                     a["median_seconds"],
                     f"{_cell(a['agreement_with_majority'])} ({a['agreement_items']})",
                     f"{_cell(a['control_accuracy'])} ({a['control_items']})",
+                    a["competence"],
                 ]
                 for a in p["annotators"]
             ],
         )
+        lines += confusion_lines(p["project"], p["annotators"])
+        lines.append(f"  labels by: {p['aggregation']}")
         if p["unresolved"]:
             shown = ", ".join(p["unresolved"][:5]) + (" …" if len(p["unresolved"]) > 5 else "")
             lines.append(f"  unresolved: {shown} (send them with `make adjudicate`)")

@@ -29,6 +29,9 @@ def claims_features() -> Features:
             "language": Value("string"),
             "num_annotations": Value("int32"),
             "agreement": Value("float32"),
+            # Probability of the label under the aggregation (Dawid-Skene's posterior, the
+            # vote share under the majority; 1 for ground truth and control items).
+            "posterior": Value("float32"),
             "resolved_by": Value("string"),
             "control": Value("bool"),
         }
@@ -52,6 +55,7 @@ def stance_features() -> Features:
             "similarity": Value("float32"),
             "num_annotations": Value("int32"),
             "agreement": Value("float32"),
+            "posterior": Value("float32"),
             "resolved_by": Value("string"),
         }
     )

@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,9 @@ from builder.core.features import features_for
 from builder.core.projects import CLAIMS, PROJECTS
 from builder.core.report import Report
 from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
+from builder.dataset.baseline import baseline
 from builder.dataset.card import render_card
-from builder.dataset.figures import annotator_confusion, label_distribution
+from builder.dataset.figures import annotator_confusion, label_distribution, learning_curve
 from builder.dataset.leakage import audit
 from builder.dataset.splits import (
     SHARE_TOLERANCE,
@@ -39,7 +40,13 @@ from builder.dataset.splits import (
 )
 from builder.dataset.stance_rows import stance_parts
 from builder.inputs.corpus import Corpus, load_corpus
-from builder.labels.aggregate import ItemLabel, aggregate, answer
+from builder.labels.aggregate import (
+    ItemLabel,
+    aggregate_with_competences,
+    answer,
+    competences,
+    effective_method,
+)
 from builder.labels.quality import agreement_and_confusion
 from builder.labels.records import project_records, pull_paths, pull_summary
 from builder.tasks.claims import claim_tasks
@@ -80,7 +87,8 @@ def claims_rows(
 ) -> list[dict[str, Any]]:
     """One row per sentence with a label: aggregated, or known (a control item's answer).
 
-    The rest is counted in `report` by reason: not labeled yet, or an unresolved tie."""
+    The rest is counted in `report` by reason: not labeled yet, or unresolved (a tie or a low
+    posterior)."""
     controls = controls or {}
     names = CLAIMS.question.names
     positions = {s.sentence_id: s for s in corpus.all_sentences()}
@@ -94,12 +102,13 @@ def claims_rows(
             label, resolved_by = known, "control"
             annotations = item.annotations if item else 0
             agreement = round(votes.get(known, 0) / given, 4) if given else 0.0
+            posterior = 1.0
         elif item is not None and item.label is not None:
             label, resolved_by = item.label, item.resolved_by
-            annotations, agreement = item.annotations, item.agreement
+            annotations, agreement, posterior = item.annotations, item.agreement, item.posterior
         else:
             if report is not None:
-                report.drop("claims: not labeled yet" if item is None else "claims: unresolved tie")
+                report.drop("claims: not labeled yet" if item is None else "claims: unresolved")
             continue
         sentence = positions[task["sentence_id"]]
         rows.append(
@@ -120,6 +129,7 @@ def claims_rows(
                 "language": task["language"],
                 "num_annotations": annotations,
                 "agreement": agreement,
+                "posterior": posterior,
                 "resolved_by": resolved_by,
                 "control": known is not None,
             }
@@ -209,6 +219,9 @@ def inputs_key(settings: Settings, sources: dict[str, Any], accept_imbalance: bo
         "test_size": settings.test_size,
         "split_seed": settings.split_seed,
         "split_by": settings.split_by,
+        "aggregation": settings.aggregation,
+        "min_posterior": settings.min_posterior,
+        "license": settings.dataset_license,
         "accept_imbalance": accept_imbalance,
         "scheme": scheme_hash(),
         "builder": __version__,
@@ -364,7 +377,9 @@ def build_dataset(
     """
     controls = controls or {}
     claim_records = project_records(settings, "claims")
-    claim_labels = aggregate(claim_records)
+    claim_labels, claim_competences = aggregate_with_competences(
+        claim_records, settings.aggregation, settings.min_posterior
+    )
     tasks = claim_tasks(corpus)
     rows: dict[str, list[dict[str, Any]]] = {
         "claims": claims_rows(corpus, claim_labels, controls, tasks, report)
@@ -390,7 +405,7 @@ def build_dataset(
         report.kept += sum(len(config_rows) for config_rows in rows.values())
         if stance is not None:
             report.drop("stance: no accepted annotation", stance.unlabeled)
-            report.drop("stance: unresolved tie", len(stance.unresolved))
+            report.drop("stance: unresolved", len(stance.unresolved))
 
     plan = plan_splits(settings, corpus, rows, article_of_item, controls, accept_imbalance)
     group_of, assignment = plan.group_of, plan.assignment
@@ -399,11 +414,14 @@ def build_dataset(
     try:
         staging.mkdir(parents=True)
         counts: dict[str, dict[str, Any]] = {}
+        baselines: dict[str, dict[str, Any]] = {}
         for config, config_rows in rows.items():
             by_split: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
             for row in config_rows:
                 by_split[assignment[group_of(config, row)]].append(row)
             write_split_files(staging, config, by_split)
+            if config in ("claims", "stance"):
+                baselines[config] = baseline(config, by_split)
             if config == "claims":
                 leakage = audit(by_split)
             counts[config] = {split: len(by_split[split]) for split in SPLITS}
@@ -419,6 +437,7 @@ def build_dataset(
                 }
         manifest = {
             "builder_version": __version__,
+            "license": settings.dataset_license,
             "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
             **(sources or provenance(settings)),
             **({"inputs": inputs} if inputs else {}),
@@ -439,7 +458,22 @@ def build_dataset(
         }
         figures = {p: agreement_and_confusion(p, recs) for p, recs in anonymous.items()}
         manifest["agreement"] = {p: agreement for p, (agreement, _) in figures.items()}
+        manifest["aggregation"] = {
+            p: effective_method(recs, settings.aggregation) for p, recs in per_project.items()
+        }
+        estimated = {"claims": claim_competences}
+        if stance is not None:
+            estimated["stance"] = competences(stance.records)
+        manifest["competence"] = {
+            project: sorted(
+                ({**asdict(c), "annotator": pseudonym(c.annotator)} for c in rows),
+                key=lambda row: row["annotator"],
+            )
+            for project, rows in estimated.items()
+        }
+        manifest["baseline"] = baselines
         label_distribution(staging / "label_distribution.png", counts)
+        learning_curve(staging / "learning_curve.png", baselines)
         annotator_confusion(
             staging / "annotator_confusion.png",
             {p: confusion for p, (_, confusion) in figures.items()},
@@ -510,5 +544,8 @@ def make_dataset(settings: Settings, report: Report, accept_imbalance: bool = Fa
     )
     for project, items in manifest["unresolved"].items():
         if items:
-            report.say(f"  {project}: {len(items)} unresolved tie(s) left out (see `make status`)")
+            report.say(
+                f"  {project}: {len(items)} unresolved item(s) left out: ties or low "
+                "posteriors (see `make status`)"
+            )
     report.say(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')

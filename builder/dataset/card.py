@@ -12,32 +12,66 @@ from builder.core.scheme import QUESTIONS
 SPLITS = ("train", "test")
 
 
+# The Hub's size_categories, by number of rows of the main (claims) config.
+SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+)
+DEFAULT_CONFIG = "claims"
+
+
+def size_category(rows: int) -> str:
+    for limit, name in SIZE_CATEGORIES:
+        if rows < limit:
+            return name
+    return "10M<n<100M"
+
+
 def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The card's YAML, in the Hub's conventions: configs (claims the default), features,
+    license, task ids, size, who made the annotations and where the text comes from."""
     configs, infos = [], []
     for config, counts in manifest["counts"].items():
         # `datasets` refuses to load a declared split without rows ("corresponds to no data"),
         # and with it the whole config: declare only the splits that have rows.
         splits = [split for split in SPLITS if counts.get(split)] or list(SPLITS)
-        configs.append(
-            {
-                "config_name": config,
-                "data_files": [
-                    {"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in splits
-                ],
-            }
-        )
+        declared: dict[str, Any] = {
+            "config_name": config,
+            "data_files": [
+                {"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in splits
+            ],
+        }
+        if config == DEFAULT_CONFIG:
+            # load_dataset(path) with no config name loads this one.
+            declared["default"] = True
+        configs.append(declared)
         infos.append(
             {
                 "config_name": config,
                 "features": features_for(config)._to_yaml_list(),
             }
         )
+    claims = manifest["counts"].get(DEFAULT_CONFIG, {})
+    rows = sum(claims.get(split, 0) for split in SPLITS)
+    task_ids = ["fact-checking", "multi-class-classification"]
+    if "stance" in manifest["counts"]:
+        task_ids.append("natural-language-inference")
     return {
-        "configs": configs,
-        "dataset_info": infos,
-        "task_categories": ["text-classification"],
+        "license": manifest.get("license", "unknown"),
         "language": ["en"],
         "pretty_name": "Fact-check claims and stance",
+        "task_categories": ["text-classification"],
+        "task_ids": task_ids,
+        "size_categories": [size_category(rows)],
+        "annotations_creators": ["expert-generated"],
+        "language_creators": ["found"],
+        "multilinguality": ["monolingual"],
+        "source_datasets": ["original"],
+        "configs": configs,
+        "dataset_info": infos,
     }
 
 
@@ -57,14 +91,59 @@ def _figure(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def agreement_section(agreement: dict[str, Any]) -> list[str]:
+AGGREGATION_TEXT = {
+    "majority": "the label is the majority; a tie is left out until an adjudicator settles it",
+    "dawid-skene": "the label is the most probable one under a Dawid-Skene model (crowd-kit), "
+    "which weighs each annotator by their estimated confusion matrix; a label whose posterior "
+    "probability is below the minimum is left out until an adjudicator settles it",
+}
+
+
+def competence_section(competence: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Each annotator's estimated competence and confusion matrix, per question."""
+    lines = [
+        "### Annotator competence",
+        "",
+        "Estimated by Dawid-Skene (crowd-kit) from the annotators' own answers: `competence` is "
+        "the probability that an annotator's answer is the true label; the confusion matrix gives "
+        "P(answer | true label), rows the true label.",
+        "",
+    ]
+    if not any(competence.values()):
+        return lines + [
+            "Not estimated: fewer than 100 items were labeled by two or more annotators.",
+        ]
+    for project, rows in competence.items():
+        question = QUESTIONS[project]
+        for row in rows:
+            lines += [
+                f"- `{question.name}`, {row['annotator']}: competence "
+                f"{_figure(row['competence'])} over {row['items']} items",
+                "",
+                "  | true \\ answer | " + " | ".join(f"`{n}`" for n in row["labels"]) + " |",
+                "  | --- | " + " | ".join("---" for _ in row["labels"]) + " |",
+            ]
+            for name, probabilities in zip(row["labels"], row["confusion"], strict=True):
+                cells = " | ".join(f"{p:.3f}" for p in probabilities)
+                lines.append(f"  | `{name}` | {cells} |")
+            lines.append("")
+    return lines
+
+
+def agreement_section(
+    agreement: dict[str, Any], aggregation: dict[str, str] | None = None
+) -> list[str]:
     """Agreement per question, with the number of items each figure rests on, and the pictures."""
+    how = "; ".join(
+        f"`{QUESTIONS[project].name}`: {AGGREGATION_TEXT[method]}"
+        for project, method in (aggregation or {p: "majority" for p in agreement}).items()
+    )
     lines = [
         "## Annotation and agreement",
         "",
-        "Each task may be labeled by several annotators; the label is the majority, a tie is left "
-        "out until an adjudicator settles it (ground truth). Agreement is over the annotators' own "
-        "answers (adjudications excluded):",
+        f"Each task may be labeled by several annotators ({how}); a ground-truth (adjudicator's) "
+        "answer always settles its item. Agreement is over the annotators' own answers "
+        "(adjudications excluded):",
         "",
         "| question | Krippendorff's alpha (nominal) | items |",
         "| --- | --- | --- |",
@@ -88,6 +167,59 @@ def agreement_section(agreement: dict[str, Any]) -> list[str]:
         "![Confusion between annotators of the same item](annotator_confusion.png)",
     ]
     return lines
+
+
+def baseline_section(baselines: dict[str, dict[str, Any]]) -> list[str]:
+    """What a plain model learns from the data: trained on train, scored on test."""
+    lines = [
+        "## Baseline",
+        "",
+        "TF-IDF (word 1-2-grams) and logistic regression with balanced class weights "
+        "(scikit-learn), trained on `train` and scored on `test`. For `claim`, the F1 of "
+        "`checkworthy` (the CLEF CheckThat! measure) and the macro-F1; for `stance`, the "
+        "class-wise macro-F1 (not FNC-1's weighted score).",
+        "",
+    ]
+    for config, result in baselines.items():
+        question = QUESTIONS[config]
+        if not result.get("trained"):
+            lines += [f"- `{question.name}`: not trained: {result['reason']}.", ""]
+            continue
+        headline = f"macro-F1 {_figure(result['macro_f1'])}"
+        if "f1_checkworthy" in result:
+            headline = f"F1 of `checkworthy` {_figure(result['f1_checkworthy'])}, " + headline
+        lines += [
+            f"- `{question.name}` ({result['train_rows']} train rows, {result['test_rows']} "
+            f"test rows): {headline}",
+            "",
+            "  | label | precision | recall | F1 | test rows |",
+            "  | --- | --- | --- | --- | --- |",
+        ]
+        for label, scores in result["per_class"].items():
+            lines.append(
+                f"  | `{label}` | {_figure(scores['precision'])} | {_figure(scores['recall'])} "
+                f"| {_figure(scores['f1'])} | {scores['support']} |"
+            )
+        lines.append("")
+    lines.append("![Baseline learning curve](learning_curve.png)")
+    return lines
+
+
+def citation_section(name: str, manifest: dict[str, Any]) -> list[str]:
+    """A BibTeX entry for the dataset; fixed text, so the card stays the same bytes."""
+    return [
+        "## Citation",
+        "",
+        "```bibtex",
+        f"@misc{{{name.replace('-', '_')},",
+        "  title        = {Fact-check claims and stance: " + name + "},",
+        "  note         = {Sentences of news articles labeled for check-worthy claims and "
+        "stance in Label Studio; built with the fact-check annotation dataset builder "
+        f"{manifest['builder_version']}, label scheme version {manifest['scheme']['version']}}},",
+        "  howpublished = {Hugging Face dataset},",
+        "}",
+        "```",
+    ]
 
 
 def split_section(splits: dict[str, Any]) -> list[str]:
@@ -121,7 +253,8 @@ def split_section(splits: dict[str, Any]) -> list[str]:
     lines = [
         "## Split policy",
         "",
-        f"Splits are {grouping}. {order} A group keeps its split in later builds.",
+        f"Splits are {grouping}. {order} A group keeps its split in later builds that split "
+        "the same way; groups joined by new evidence go whole to one side.",
     ]
     if splits.get("test_share") is not None:
         lines += [
@@ -144,8 +277,8 @@ def split_section(splits: dict[str, Any]) -> list[str]:
         ]
     lines += [
         "",
-        "Ties between annotators are left out (unresolved) until adjudicated; a ground-truth "
-        "annotation settles its item.",
+        "Ties between annotators and labels below the minimum posterior are left out "
+        "(unresolved) until adjudicated; a ground-truth annotation settles its item.",
     ]
     return lines
 
@@ -201,8 +334,14 @@ def render_card(
         "```python",
         "from datasets import load_dataset",
         "",
-        f'claims = load_dataset("exports/{name}", "claims")',
+        f'claims = load_dataset("exports/{name}")  # the default config: claims',
         'print(claims["train"].features["claim"].names)',
+        *(
+            [f'stance = load_dataset("exports/{name}", "stance")']
+            if "stance" in manifest["counts"]
+            else []
+        ),
+        f'annotations = load_dataset("exports/{name}", "annotations")',
         "```",
         "",
         "## Configs and splits",
@@ -256,12 +395,18 @@ def render_card(
         )
     unresolved = {p: len(items) for p, items in manifest["unresolved"].items() if items}
     if unresolved:
-        lines.append(f"- Unresolved (ties) left out: {unresolved}")
+        lines.append(f"- Unresolved (ties, low posteriors) left out: {unresolved}")
     lines += [
-        "- `manifest.json` lists every input's hash, the counts and the split of every group."
+        "- `manifest.json` lists every input's hash, the counts and the split of every group.",
+        f"- License: `{manifest.get('license', 'unknown')}` (the `DATASET_LICENSE` setting).",
     ]
     if manifest.get("agreement"):
-        lines += ["", *agreement_section(manifest["agreement"])]
+        lines += ["", *agreement_section(manifest["agreement"], manifest.get("aggregation"))]
+    if "competence" in manifest:
+        lines += ["", *competence_section(manifest["competence"])]
+    if "baseline" in manifest:
+        lines += ["", *baseline_section(manifest["baseline"])]
+    lines += ["", *citation_section(name, manifest)]
     for section in extra_sections or []:
         lines += ["", section.rstrip()]
     return "\n".join(lines) + "\n"

@@ -53,3 +53,28 @@ def annotator_confusion(path: Path, confusions: dict[str, dict[str, Any]]) -> No
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata=PNG_METADATA)
     plt.close(fig)
+
+
+def learning_curve(path: Path, baselines: dict[str, dict[str, Any]]) -> None:
+    """The baseline's test scores against the number of train rows, one line per score."""
+    trained = {config: b for config, b in baselines.items() if b.get("trained")}
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for config, result in trained.items():
+        points = result["learning_curve"]
+        rows = [point["train_rows"] for point in points]
+        for key, name in (("f1_checkworthy", "F1 checkworthy"), ("macro_f1", "macro-F1")):
+            if key in points[0]:
+                ax.plot(
+                    rows, [point[key] for point in points], marker="o", label=f"{config}: {name}"
+                )
+    if not trained:
+        ax.text(0.5, 0.5, "no baseline: too few labels", ha="center", va="center")
+    ax.set_xlabel("train rows", fontsize=9)
+    ax.set_ylabel("score on test", fontsize=9)
+    ax.set_ylim(0, 1)
+    ax.set_title("Baseline learning curve (TF-IDF + logistic regression)", fontsize=10)
+    if trained:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=PNG_METADATA)
+    plt.close(fig)

@@ -22,13 +22,13 @@ MAX_IDS_LISTED = 10
 _HASH_FEATURES = 1 << 24
 _CHUNK_ROWS = 4096
 
-_PUNCTUATION = re.compile(r"[^\w\s]|_")
-_SPACES = re.compile(r"\s+")
+# Runs of anything but letters and digits (punctuation, symbols, white space): one pass.
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def normalise(text: str) -> str:
     """Case folded, punctuation dropped, runs of white space made one space."""
-    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", text.casefold())).strip()
+    return _NOT_WORD.sub(" ", text.casefold()).strip()
 
 
 @dataclass
@@ -47,11 +47,11 @@ def _fmix32(values: np.ndarray) -> np.ndarray:
 
 
 def shingle_hashes(texts: Sequence[str]) -> Any:
-    """A sparse row per text whose column indices are the hashes of its word bigrams."""
+    """A sparse row per normalised text whose column indices are the hashes of its word bigrams."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
     vectorizer = HashingVectorizer(
-        preprocessor=normalise,
+        lowercase=False,  # normalised already
         token_pattern=r"(?u)\b\w+\b",
         ngram_range=(2, 2),
         n_features=_HASH_FEATURES,
@@ -102,70 +102,93 @@ def _ids(ids: list[str]) -> dict[str, Any]:
     return {"train_ids": ids[:MAX_IDS_LISTED], "train_count": len(ids)}
 
 
-def _exact(train: Sequence[Mapping[str, Any]], test: Sequence[Mapping[str, Any]]) -> list[dict]:
-    by_text: dict[str, list[str]] = {}
-    for row in train:
+def _by_text(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Rows by their normalised text (empty texts left out), each list sorted by sentence id."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
         key = normalise(row["text"])
         if key:
-            by_text.setdefault(key, []).append(row["sentence_id"])
+            grouped.setdefault(key, []).append(row)
+    for members in grouped.values():
+        members.sort(key=lambda row: row["sentence_id"])
+    return grouped
+
+
+def _exact(
+    train: dict[str, list[Mapping[str, Any]]], test: dict[str, list[Mapping[str, Any]]]
+) -> list[dict]:
     findings = []
-    for row in test:
-        matches = by_text.get(normalise(row["text"]))
-        if matches:
-            findings.append(
-                {"kind": "exact", "test_id": row["sentence_id"], "text": row["text"]}
-                | _ids(matches)
-            )
+    for key, rows in test.items():
+        if key in train:
+            matches = [row["sentence_id"] for row in train[key]]
+            for row in rows:
+                findings.append(
+                    {"kind": "exact", "test_id": row["sentence_id"], "text": row["text"]}
+                    | _ids(matches)
+                )
     return findings
 
 
 def _near(
-    train: Sequence[Mapping[str, Any]], test: Sequence[Mapping[str, Any]], skip: set[str]
+    train: dict[str, list[Mapping[str, Any]]], test: dict[str, list[Mapping[str, Any]]]
 ) -> list[dict]:
-    """Test sentences (not exact duplicates) with a train sentence of Jaccard ≥ NEAR_THRESHOLD."""
+    """Test sentences (not exact duplicates) with a train sentence of Jaccard ≥ NEAR_THRESHOLD.
+
+    Works on distinct normalised texts: a text repeated a thousand times is hashed, indexed and
+    compared once.
+    """
     from datasketch import MinHashLSH
 
-    test = [row for row in test if row["sentence_id"] not in skip]
-    if not train or not test:
+    train_keys = sorted(train)
+    test_keys = sorted(k for k in test if k not in train)
+    if not train_keys or not test_keys:
         return []
-    matrix = shingle_hashes([row["text"] for row in train] + [row["text"] for row in test])
+    matrix = shingle_hashes(train_keys + test_keys)
     has_shingles = np.diff(matrix.indptr) > 0
     sigs = signatures(matrix)
-    n_train = len(train)
-    # Index the smaller side and query with the larger: an LSH insert costs more than a query.
-    index_test = len(test) <= n_train
-    indexed = range(n_train, n_train + len(test)) if index_test else range(n_train)
-    queried = range(n_train) if index_test else range(n_train, n_train + len(test))
+    n_train = len(train_keys)
+    # Index the smaller side and query with the larger.
+    index_test = len(test_keys) <= n_train
+    indexed = range(n_train, len(sigs)) if index_test else range(n_train)
+    queried = range(n_train) if index_test else range(n_train, len(sigs))
     lsh = MinHashLSH(threshold=NEAR_THRESHOLD, num_perm=NUM_PERM)
     with lsh.insertion_session() as session:
         for i in indexed:
             if has_shingles[i]:
                 session.insert(i, _lean(sigs[i]), check_duplication=False)
-    pairs: dict[int, list[tuple[float, int]]] = {}  # test row -> (similarity, train row)
+    matches: dict[int, list[tuple[float, int]]] = {}  # test text -> (similarity, train text)
     for i in queried:
         if not has_shingles[i]:
             continue
-        for j in lsh.query(_lean(sigs[i])):
-            test_row, train_row = (j, i) if index_test else (i, j)
-            # The LSH gives candidates; the signatures' agreement estimates their Jaccard.
-            similarity = float(np.mean(sigs[test_row] == sigs[train_row]))
-            if similarity >= NEAR_THRESHOLD:
-                pairs.setdefault(test_row, []).append((similarity, train_row))
+        candidates = np.fromiter(lsh.query(_lean(sigs[i])), dtype=np.int64)
+        if not candidates.size:
+            continue
+        # The LSH gives candidates; the signatures' agreement estimates their Jaccard.
+        similarity = (sigs[candidates] == sigs[i]).mean(axis=1)
+        for j, value in zip(
+            candidates[similarity >= NEAR_THRESHOLD].tolist(),
+            similarity[similarity >= NEAR_THRESHOLD].tolist(),
+            strict=True,
+        ):
+            test_text, train_text = (j, i) if index_test else (i, j)
+            matches.setdefault(test_text, []).append((value, train_text))
     findings = []
-    for test_row, matches in pairs.items():
-        best_similarity, best = max(matches, key=lambda m: (m[0], -m[1]))
-        row = test[test_row - n_train]
-        findings.append(
-            {
-                "kind": "near",
-                "test_id": row["sentence_id"],
-                "text": row["text"],
-                "train_id": train[best]["sentence_id"],
-                "train_text": train[best]["text"],
-                "similarity": round(best_similarity, 4),
-                **_ids([train[j]["sentence_id"] for _, j in matches]),
-            }
-        )
+    for test_text, found in matches.items():
+        best_similarity, best = max(found, key=lambda m: (m[0], -m[1]))
+        best_row = train[train_keys[best]][0]
+        train_ids = [row["sentence_id"] for _, j in found for row in train[train_keys[j]]]
+        for row in test[test_keys[test_text - n_train]]:
+            findings.append(
+                {
+                    "kind": "near",
+                    "test_id": row["sentence_id"],
+                    "text": row["text"],
+                    "train_id": best_row["sentence_id"],
+                    "train_text": best_row["text"],
+                    "similarity": round(best_similarity, 4),
+                }
+                | _ids(train_ids)
+            )
     return findings
 
 
@@ -215,8 +238,9 @@ def _similar_stories(
 def audit(rows_by_split: Mapping[str, Sequence[Mapping[str, Any]]]) -> Audit:
     """Test rows against train rows (each with sentence_id, text and story_id)."""
     train, test = rows_by_split["train"], rows_by_split["test"]
-    exact = _exact(train, test)
-    near = _near(train, test, {f["test_id"] for f in exact})
+    train_by_text, test_by_text = _by_text(train), _by_text(test)
+    exact = _exact(train_by_text, test_by_text)
+    near = _near(train_by_text, test_by_text)
     stories = _similar_stories(train, test)
     stories.sort(key=lambda f: (-f["similarity"], f["test_story"], f["train_story"]))
     similar = [f for f in stories if f["similarity"] >= STORY_THRESHOLD]

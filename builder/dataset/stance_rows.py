@@ -29,7 +29,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
         return None
     records = project_records(settings, "stance")
     data = pulled_tasks(settings, "stance")
-    labels = aggregate(records)
+    labels = aggregate(records, settings.aggregation, settings.min_posterior)
     names = STANCE_PROJECT.question.names
     parts = StanceParts(records=records, summary=summary)
     for pair_id, pair in sorted(data.items()):
@@ -58,6 +58,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
                 "similarity": pair["similarity"],
                 "num_annotations": item.annotations,
                 "agreement": item.agreement,
+                "posterior": item.posterior,
                 "resolved_by": item.resolved_by,
             }
         )

@@ -1,4 +1,8 @@
-"""Inter-annotator agreement: Rating items in; alpha, pairwise kappa and majority agreement out."""
+"""Inter-annotator agreement: Rating items in; alpha, pairwise kappa and majority agreement out.
+
+The coefficients come from well-kept libraries (`krippendorff`, scikit-learn); this module only
+shapes the ratings for them and says when a coefficient is undefined.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
 
+import krippendorff
 import numpy as np
+from sklearn.metrics import cohen_kappa_score
 
 
 @dataclass(frozen=True)
@@ -68,30 +74,33 @@ def majority_label(labels_given: Sequence[str]) -> str | None:
 
 
 def krippendorff_alpha(ratings: Sequence[Rating], labels: Sequence[str]) -> AlphaResult:
-    """Nominal Krippendorff's alpha; an annotator's last rating of an item replaces earlier ones."""
+    """Nominal Krippendorff's alpha (the `krippendorff` package); an annotator's last rating of
+    an item replaces earlier ones."""
     by_item = _labels_by_item(ratings, labels)
-    coincidences = np.zeros((len(labels), len(labels)))
-    label_totals = np.zeros(len(labels), dtype=np.int64)
-    items = 0
-    for given in by_item.values():
-        if len(given) < 2:
-            continue
-        items += 1
-        counts = _label_counts(given.values(), labels)
-        label_totals += counts
-        coincidences += _ordered_pairs(counts) / (len(given) - 1)
-    n = int(label_totals.sum())
-    # n * (n - 1) times the expected disagreement, kept in integers so the zero test is exact;
-    # it is also 0 when no item is pairable (n == 0).
-    expected = n * n - int(label_totals @ label_totals)
-    if expected == 0:
-        return AlphaResult(value=None, items=items, ratings=n)
-    observed = float(coincidences.sum() - np.trace(coincidences))
-    return AlphaResult(value=1.0 - (n - 1) * observed / expected, items=items, ratings=n)
+    pairable = [given for given in by_item.values() if len(given) >= 2]
+    n = sum(len(given) for given in pairable)
+    used = {label for given in pairable for label in given.values()}
+    # With fewer than two labels among pairable ratings the expected disagreement is 0 and alpha
+    # is 0/0 (the package raises there): say "undefined" instead.
+    if len(used) < 2:
+        return AlphaResult(value=None, items=len(pairable), ratings=n)
+    annotators = _annotators(by_item)
+    column = {name: k for k, name in enumerate(annotators)}
+    data = np.full((len(annotators), len(pairable)), np.nan)
+    for item, given in enumerate(pairable):
+        for annotator, label in given.items():
+            data[column[annotator], item] = labels.index(label)
+    value = krippendorff.alpha(
+        reliability_data=data,
+        value_domain=list(range(len(labels))),
+        level_of_measurement="nominal",
+    )
+    return AlphaResult(value=float(value), items=len(pairable), ratings=n)
 
 
 def pairwise_kappa(ratings: Sequence[Rating], labels: Sequence[str]) -> list[KappaResult]:
-    """Cohen's kappa for every pair of annotators (names sorted), over the items both rated."""
+    """Cohen's kappa (scikit-learn) for every pair of annotators (names sorted), over the items
+    both rated."""
     by_item = _labels_by_item(ratings, labels)
     results = []
     for a, b in combinations(_annotators(by_item), 2):
@@ -174,17 +183,14 @@ def _ordered_pairs(counts: np.ndarray) -> np.ndarray:
 
 
 def _kappa(pairs: list[tuple[str, str]], labels: Sequence[str]) -> float | None:
-    n = len(pairs)
-    if n == 0:
+    if not pairs:
         return None
-    agreed = sum(a == b for a, b in pairs)
-    # n * n times the chance agreement, kept in integers so the "equals 1" test is exact.
-    chance = int(
-        _label_counts((a for a, _ in pairs), labels) @ _label_counts((b for _, b in pairs), labels)
-    )
-    if chance == n * n:
+    first, second = [a for a, _ in pairs], [b for _, b in pairs]
+    # Both annotators used one and the same label throughout: chance agreement is 1 and kappa
+    # is 0/0 (scikit-learn warns and returns nan there).
+    if len(set(first) | set(second)) == 1:
         return None
-    return (n * agreed - chance) / (n * n - chance)
+    return float(cohen_kappa_score(first, second, labels=list(labels)))
 
 
 def _rounded(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Accepted records into quality figures: agreement, per-annotator speed and accuracy."""
+"""Accepted records into quality figures: agreement, per-annotator speed, accuracy, competence."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from statistics import median
 from typing import Any
 
 from builder.core.scheme import question_for
-from builder.labels.aggregate import answer, latest_per_annotator
+from builder.labels.aggregate import answer, competences, latest_per_annotator
 from builder.labels.agreement import Rating, agreement_report, confusion_between_annotators
 
 
@@ -53,7 +53,9 @@ def control_accuracy(
 def annotator_table(
     project: str, records: list[dict[str, Any]], controls: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
-    """One row per annotator: annotations, median seconds per task, agreement, control accuracy."""
+    """One row per annotator: annotations, median seconds per task, agreement, control accuracy,
+    and Dawid-Skene's estimate of their competence with its confusion matrix."""
+    estimated = {c.annotator: c for c in competences(records)}
     agreement = {
         row["annotator"]: row for row in agreement_for(project, records)["agreement_with_majority"]
     }
@@ -64,6 +66,7 @@ def annotator_table(
         times = [r["lead_time"] for r in own if r["lead_time"] is not None]
         majority = agreement.get(annotator, {})
         control = accuracy.get(annotator, {})
+        competence = estimated.get(annotator)
         rows.append(
             {
                 "annotator": annotator,
@@ -74,6 +77,9 @@ def annotator_table(
                 "agreement_items": majority.get("items", 0),
                 "control_accuracy": control.get("accuracy"),
                 "control_items": control.get("items", 0),
+                "competence": competence.competence if competence else None,
+                # confusion[true][given], over the question's labels in class-id order.
+                "confusion": competence.confusion if competence else None,
             }
         )
     return rows

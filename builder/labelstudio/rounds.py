@@ -116,7 +116,9 @@ def sync_stance(
     claims = load_user_claims(settings.raw_dir)
     for problem in claims.problems:
         report.problem(problem)
-    labels = aggregate(project_records(settings, CLAIMS.name))
+    labels = aggregate(
+        project_records(settings, CLAIMS.name), settings.aggregation, settings.min_posterior
+    )
     targets = targets_from(corpus, labels, claims.items)
     if not targets:
         raise BuilderError(
@@ -176,7 +178,7 @@ def send_adjudications(
             }
         else:
             task_of_item = pulled_tasks(settings, project.name)
-        labels = aggregate(records)
+        labels = aggregate(records, settings.aggregation, settings.min_posterior)
         report.read += len(labels)
         todo = adjudications(project.name, labels, records, task_of_item, min_agreement, report)
         if not todo:

@@ -13,7 +13,7 @@ from builder.labels.aggregate import ItemLabel, answer, latest_per_annotator
 @dataclass(frozen=True)
 class Adjudication:
     item_id: str
-    reason: str  # "tie" or "low agreement"
+    reason: str  # "tie", "low posterior" or "low agreement"
     task: dict[str, Any]
     predictions: list[dict[str, Any]]
 
@@ -23,7 +23,8 @@ def needs_adjudication(label: ItemLabel, min_agreement: float | None) -> str | N
     if label.resolved_by == "ground_truth":
         return None
     if label.label is None:
-        return "tie"
+        # A Dawid-Skene label below the minimum posterior is unresolved, like a tie.
+        return "low posterior" if label.resolved_by == "low posterior" else "tie"
     if min_agreement is not None and label.annotations >= 2 and label.agreement < min_agreement:
         return "low agreement"
     return None
