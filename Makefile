@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 LABEL_STUDIO_VERSION := 1.23.2
 RUN := $(PY) -m builder
 
-.PHONY: help install labelstudio labelstudio-stop sync pull stance adjudicate dataset status demo test format bench clean
+.PHONY: help install labelstudio labelstudio-stop sync pull suggest stance adjudicate dataset status demo test format bench clean
 
 ## help: list the targets (the default)
 help:
@@ -41,19 +41,23 @@ labelstudio-stop: install
 sync: install
 	@$(RUN) sync
 
-## pull: export the annotations, save them verbatim, validate them (ARGS=--full: every task)
+## pull: export the annotations, save them verbatim, validate them (ARGS=--full: every task; ARGS=--suggest: then suggest)
 pull: install
 	@$(RUN) pull $(ARGS)
+
+## suggest: train a model on the labels so far; label the tasks it is least sure of first
+suggest: install
+	@$(RUN) suggest $(ARGS)
 
 ## stance: pair check-worthy claims with other outlets' sentences; sync the stance project
 stance: install
 	@$(RUN) stance
 
-## status: tasks, labeled, annotators, rejects, unresolved ties (JSON: make status ARGS=--json)
+## status: tasks, labeled, annotators and their competence, rejects, unresolved (JSON: ARGS=--json)
 status: install
 	@$(RUN) status $(ARGS)
 
-## adjudicate: send ties (and, with ARGS=--min-agreement 0.75, weak items) to adjudication
+## adjudicate: send ties and low posteriors (and, with ARGS=--min-agreement 0.75, weak items) to adjudication
 adjudicate: install
 	@$(RUN) adjudicate $(ARGS)
 

@@ -23,6 +23,7 @@ from typing import Any
 from label_studio_sdk import LabelStudio
 
 from bench import server as bench_server
+from bench.suggest_bench import fig_simulate, fig_suggest
 from bench.workload import (
     ARTICLES_PER_STORY,
     Articles,
@@ -685,6 +686,8 @@ FIGURES: dict[str, tuple[Callable[[Bench], list[Row]], bool]] = {
     "pull-new": (fig_pull_new, True),
     "offline": (fig_offline, False),
     "segment": (fig_segment, False),
+    "suggest": (fig_suggest, True),
+    "simulate": (fig_simulate, False),
     "annotators": (fig_annotators, False),
     "audit": (fig_audit, False),
     "split-ecb": (fig_split_ecb, False),
@@ -769,6 +772,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["simulate"]:
+        from bench import simulate
+
+        return simulate.main(given[1:])
     args = arguments(argv)
     sizes = QUICK if args.quick else FULL
     if args.reps:

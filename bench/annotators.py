@@ -42,11 +42,17 @@ DEFAULT_POOL = Path(
 POOL_FILE = "CT24_checkworthy_english_train.tsv"
 
 
-def read_gold(path: Path) -> dict[str, str]:
-    """Sentence id -> label, from a CheckThat! TSV (`Sentence_id`, `Text`, `class_label`)."""
+def read_gold(path: Path, positive: str = "Yes") -> dict[str, str]:
+    """Sentence id -> label, from a CheckThat! TSV (`Sentence_id`, `Text`, `class_label`):
+    the positive class is `checkworthy`, any other `not_checkworthy`."""
     with path.open(encoding="utf-8", newline="") as handle:
         rows = csv.DictReader(handle, delimiter="\t")
-        return {row["Sentence_id"]: GOLD_LABELS[row["class_label"].strip()] for row in rows}
+        return {
+            row["Sentence_id"]: GOLD_LABELS[
+                "Yes" if row["class_label"].strip() == positive else "No"
+            ]
+            for row in rows
+        }
 
 
 def simulated_records(gold: dict[str, str], seed: int) -> list[dict[str, Any]]:
@@ -145,10 +151,10 @@ def small_sets(gold: dict[str, str], seeds: int) -> list[dict[str, Any]]:
 
 
 def simulate_annotators(
-    pool: Path, seeds: int = 5, min_posterior: float = DEFAULT_MIN_POSTERIOR
+    pool: Path, seeds: int = 5, min_posterior: float = DEFAULT_MIN_POSTERIOR, positive: str = "Yes"
 ) -> dict[str, Any]:
     """Medians over `seeds` runs on the gold labels of `pool` (a CheckThat! TSV)."""
-    gold = read_gold(pool)
+    gold = read_gold(pool, positive)
     runs = []
     for seed in range(seeds):
         runs.append(one_run(gold, seed, min_posterior))

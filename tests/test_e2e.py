@@ -209,6 +209,8 @@ def test_sync_annotate_pull_dataset_load(walk: Walk, tmp_path: Path) -> None:
     output = ok(root, "dataset", "--accept-imbalance")
     assert "fewer than two split groups" in output
     assert "claims: 1 unresolved item(s) left out: ties or low" in output
+    # The baseline is trained on train and scored on test, or the output says why not.
+    assert "  baseline (claims" in output
     dataset_dir = root / "exports" / "factcheck"
     manifest = json.loads((dataset_dir / "manifest.json").read_text())
     assert manifest["unresolved"]["claims"] == [LAST_TIME]

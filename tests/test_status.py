@@ -201,3 +201,33 @@ def test_status_shows_the_last_report_of_each_step(tmp_path: Path) -> None:
     # finished (UTC), read, kept, dropped, seconds, outcome
     assert steps["pull"][1:] == ["4", "3", "1", "0.500", "claims", "rejected", "1"]
     assert steps["dataset"][1:] == ["0", "0", "0", "0.100", "nothing", "changed"]
+
+
+def test_status_json_has_each_annotators_competence_and_low_posteriors_unresolved(
+    tmp_path: Path,
+) -> None:
+    # 120 items: good1 and good2 always give the label, coin a coin toss; then coin alone on
+    # "lone": Dawid-Skene (the default) learns who is reliable and leaves "lone" unresolved.
+    settings = Settings(root=tmp_path)
+    records = []
+    for i in range(120):
+        truth, other = (CW, NC) if i % 2 else (NC, CW)
+        records += [rec(f"s{i:03}", "good1", truth, 1.0), rec(f"s{i:03}", "good2", truth, 1.0)]
+        records.append(rec(f"s{i:03}", "coin", truth if i % 4 < 2 else other, 1.0))
+    records.append(rec("lone", "coin", CW, 1.0))
+    write_jsonl(pull_paths(settings, "claims").accepted, records)
+    status = project_status(settings, "claims", "Fact-check claims", None)
+    assert status["aggregation"] == "dawid-skene"
+    assert status["unresolved"] == ["lone"]
+    rows = {row["annotator"]: row for row in json.loads(json.dumps(status["annotators"]))}
+    assert rows["good1"]["competence"] == pytest.approx(1.0, abs=1e-3)
+    assert rows["coin"]["competence"] == pytest.approx(0.5, abs=0.02)
+    assert len(rows["coin"]["confusion"]) == 3 and len(rows["coin"]["confusion"][0]) == 3
+    text = render({"server_error": None, "projects": [status]})
+    assert "competence: Dawid-Skene's estimate" in text
+    assert "  labels by: dawid-skene" in text
+    # The majority is one setting away, and then every 2-1 item is a plain majority label.
+    majority = Settings(root=tmp_path, aggregation="majority")
+    status = project_status(majority, "claims", "Fact-check claims", None)
+    assert status["aggregation"] == "majority"
+    assert status["unresolved"] == []

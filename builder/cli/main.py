@@ -124,7 +124,16 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
     from builder.labelstudio.pull import pull_projects
 
-    return run_step(settings, "pull", pull_projects, full=args.full)
+    pulled = run_step(settings, "pull", pull_projects, full=args.full)
+    if args.suggest:
+        return max(pulled, cmd_suggest(settings, args))
+    return pulled
+
+
+def cmd_suggest(settings: Settings, args: argparse.Namespace) -> int:
+    from builder.labelstudio.suggest import suggest_step
+
+    return run_step(settings, "suggest", suggest_step)
 
 
 def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
@@ -207,6 +216,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "sync": cmd_sync,
     "pull": cmd_pull,
     "dataset": cmd_dataset,
+    "suggest": cmd_suggest,
     "status": cmd_status,
     "stance": cmd_stance,
     "adjudicate": cmd_adjudicate,
@@ -241,6 +251,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--full", action="store_true", help="export every annotated task, not only the changed ones"
     )
+    p.add_argument(
+        "--suggest", action="store_true", help="then order the labeling by a model (`suggest`)"
+    )
+    sub.add_parser(
+        "suggest",
+        help="train on the labels; predict the unlabeled tasks; serve the least certain first",
+    )
     p = sub.add_parser("dataset", help="build the Hugging Face dataset in exports/")
     p.add_argument(
         "--accept-imbalance",
@@ -252,7 +269,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-similarity", type=float, help=setting_help("stance_min_similarity"))
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p = sub.add_parser("adjudicate", help="send ties (and low agreement) to adjudication")
+    p = sub.add_parser(
+        "adjudicate", help="send ties and low posteriors (and low agreement) to adjudication"
+    )
     p.add_argument(
         "--min-agreement",
         type=float,

@@ -286,6 +286,19 @@ class Settings(BaseSettings):
         fix="set SPLIT_BY=story (groups in a seeded order, the default) or SPLIT_BY=time (the "
         "latest groups form the test split)",
     )
+    # Suggestions ---------------------------------------------------------------------------
+    suggest_min_labels: WholeNumber = setting(
+        10,
+        "labels every class needs before `suggest` orders a project by its model",
+        "a whole number ≥ 1",
+        ge=1,
+    )
+    show_suggestions: bool = setting(
+        False,
+        "`1` shows the model's suggestion to annotators as a pre-annotation (off by default: it "
+        "anchors answers)",
+        "1 or 0",
+    )
     # Labels and the card -------------------------------------------------------------------
     aggregation: Annotated[str, BeforeValidator(_aggregation)] = setting(
         "dawid-skene",
@@ -458,6 +471,7 @@ DEFAULT_SYNC_BATCH_SIZE: int = _default("sync_batch_size")
 DEFAULT_STANCE_TOP_K: int = _default("stance_top_k")
 DEFAULT_STANCE_MIN_SIMILARITY: float = _default("stance_min_similarity")
 DEFAULT_AGGREGATION: str = _default("aggregation")
+DEFAULT_SUGGEST_MIN_LABELS: int = _default("suggest_min_labels")
 DEFAULT_MIN_POSTERIOR: float = _default("min_posterior")
 DEFAULT_DATASET_LICENSE: str = _default("dataset_license")
 

@@ -187,7 +187,8 @@ def _dawid_skene(records: list[dict[str, Any]], truth: dict[str, str]) -> _Fit:
         sorted((r["item_id"], r["annotator"], answer(r)) for r in answers),
         columns=["task", "worker", "label"],
     )
-    known = pd.Series({item: label for item, label in truth.items() if item in set(data.task)})
+    answered = set(data.task)
+    known = pd.Series({item: label for item, label in truth.items() if item in answered})
     model = DawidSkene(n_iter=DS_MAX_ITERATIONS, tol=DS_TOLERANCE)
     with warnings.catch_warnings():
         # crowd-kit 1.4 still passes keywords that pandas 3 deprecates; the results are right.

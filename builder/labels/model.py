@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from builder.core.config import DEFAULT_SUGGEST_MIN_LABELS
+
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -21,9 +23,9 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 # Part of every model version: a change of features or model must change the version too.
-MODEL_SPEC = "tfidf(word 1-2, sublinear)+logreg(balanced, C=1)/v1"
+MODEL_SPEC = "tfidf(word 1-2, sublinear)+logreg(balanced, C=1, lbfgs)/v2"
 # Below this many labels of any one class the model's confidences mean little: no ordering.
-DEFAULT_MIN_LABELS_PER_CLASS = 10
+DEFAULT_MIN_LABELS_PER_CLASS = DEFAULT_SUGGEST_MIN_LABELS
 
 
 def vectorizer() -> TfidfVectorizer:
@@ -39,7 +41,7 @@ def classifier(seed: int = 0) -> LogisticRegression:
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(
-        C=1.0, class_weight="balanced", max_iter=1000, solver="liblinear", random_state=seed
+        C=1.0, class_weight="balanced", max_iter=1000, solver="lbfgs", random_state=seed
     )
 
 

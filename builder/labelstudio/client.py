@@ -35,6 +35,9 @@ class ProjectInfo:
     task_count: int
     annotation_count: int
     maximum_annotations: int
+    sampling: str = ""
+    model_version: str = ""
+    show_predictions: bool = True
 
 
 @contextmanager
@@ -126,6 +129,9 @@ class LabelStudioClient:
             annotation_count=(project.get("total_annotations_number") or 0)
             + (project.get("skipped_annotations_number") or 0),
             maximum_annotations=project.get("maximum_annotations") or 1,
+            sampling=project.get("sampling") or "",
+            model_version=project.get("model_version") or "",
+            show_predictions=bool(project.get("show_collab_predictions", True)),
         )
 
     def find_project(self, title: str) -> ProjectInfo | None:
@@ -191,6 +197,21 @@ class LabelStudioClient:
                     break
         return keys
 
+    def task_data(self, project_id: int) -> dict[int, dict[str, Any]]:
+        """task id -> its data, for every task of the project."""
+        tasks: dict[int, dict[str, Any]] = {}
+        params: dict[str, Any] = {"project": project_id, "include": "id,data"}
+        with plain_errors(self.url):
+            for page in itertools.count(1):
+                listed = self._call(
+                    "GET", "api/tasks", {**params, "page": page, "page_size": PAGE_SIZE}
+                )
+                batch = listed.get("tasks") or []
+                tasks.update({task["id"]: task.get("data") or {} for task in batch})
+                if len(batch) < PAGE_SIZE or len(tasks) >= int(listed.get("total") or 0):
+                    break
+        return tasks
+
     def last_task_id(self, project_id: int) -> int | None:
         """The newest task's id: with the task count, it tells if tasks were added or deleted."""
         params = {
@@ -210,6 +231,32 @@ class LabelStudioClient:
         with plain_errors(self.url):
             imported = self._call("POST", f"api/projects/{project_id}/import", params, tasks)
         return list(imported.get("task_ids") or [])
+
+    # Predictions ---------------------------------------------------------------------------
+    def model_versions(self, project_id: int) -> dict[str, int]:
+        """model version -> how many predictions of that version the project's tasks carry."""
+        with plain_errors(self.url):
+            listed = self._call("GET", f"api/projects/{project_id}/model-versions/")
+        return {str(version): int(count) for version, count in (listed or {}).items()}
+
+    def import_predictions(self, project_id: int, predictions: list[dict[str, Any]]) -> int:
+        """Add predictions (each names its `task`) in one request; how many were created."""
+        with plain_errors(self.url):
+            created = self._call(
+                "POST", f"api/projects/{project_id}/import/predictions", body=predictions
+            )
+        return int((created or {}).get("created", len(predictions)))
+
+    def delete_predictions(self, project_id: int, model_version: str) -> int:
+        """Delete the predictions of one model version (annotations are not predictions: the
+        server's endpoint deletes Prediction rows only)."""
+        with plain_errors(self.url):
+            deleted = self._call(
+                "DELETE",
+                f"api/projects/{project_id}/model-versions/",
+                body={"model_version": model_version},
+            )
+        return int((deleted or {}).get("deleted_predictions", 0))
 
     # Annotations ---------------------------------------------------------------------------
     def _changed_view(self, project_id: int, since: str) -> int:
