@@ -7,9 +7,10 @@ VENV := .venv
 LS_VENV := .venv-labelstudio
 PY := $(VENV)/bin/python
 LABEL_STUDIO_VERSION := 1.23.2
+GUNICORN_VERSION := 27.0.1
 RUN := $(PY) -m builder
 
-.PHONY: help install labelstudio labelstudio-stop sync pull suggest stance adjudicate dataset status demo test format bench clean
+.PHONY: help install labelstudio labelstudio-stop stories sync pull suggest stance adjudicate dataset status demo test format bench clean
 
 ## help: list the targets (the default)
 help:
@@ -26,10 +27,15 @@ $(LS_VENV)/.installed:
 	$(LS_VENV)/bin/python -m pip install -qq --disable-pip-version-check 'label-studio==$(LABEL_STUDIO_VERSION)'
 	@touch $@
 
-## install: create the project's venv and, apart, Label Studio's (idempotent)
-install: $(VENV)/.installed $(LS_VENV)/.installed
+# gunicorn serves Label Studio with several worker processes (LABEL_STUDIO_WORKERS), as a team does.
+$(LS_VENV)/.gunicorn: $(LS_VENV)/.installed
+	$(LS_VENV)/bin/python -m pip install -qq --disable-pip-version-check 'gunicorn==$(GUNICORN_VERSION)'
+	@touch $@
 
-## labelstudio: start a local Label Studio (127.0.0.1, SQLite) in the background
+## install: create the project's venv and, apart, Label Studio's (idempotent)
+install: $(VENV)/.installed $(LS_VENV)/.installed $(LS_VENV)/.gunicorn
+
+## labelstudio: start a local Label Studio (127.0.0.1; SQLite, or LABEL_STUDIO_DATABASE=postgresql://…)
 labelstudio: install
 	@$(RUN) labelstudio start
 
@@ -37,11 +43,15 @@ labelstudio: install
 labelstudio-stop: install
 	@$(RUN) labelstudio stop
 
-## sync: split raw/ into sentences and import the new ones as claim tasks
-sync: install
-	@$(RUN) sync
+## stories: list raw/'s stories: size, dates, outlets, top terms, least sure joins (ARGS=--jsonl)
+stories: install
+	@$(RUN) stories $(ARGS)
 
-## pull: export the annotations, save them verbatim, validate them (ARGS=--full: every task; ARGS=--suggest: then suggest)
+## sync: split raw/ into sentences and import the new ones as claim tasks (ARGS=--repair: remove unannotated duplicates)
+sync: install
+	@$(RUN) sync $(ARGS)
+
+## pull: export, save verbatim, validate the annotations (ARGS: --full every task; --suggest; --allow-shrink)
 pull: install
 	@$(RUN) pull $(ARGS)
 
@@ -51,7 +61,7 @@ suggest: install
 
 ## stance: pair check-worthy claims with other outlets' sentences; sync the stance project
 stance: install
-	@$(RUN) stance
+	@$(RUN) stance $(ARGS)
 
 ## status: tasks, labeled, annotators and their competence, rejects, unresolved (JSON: ARGS=--json)
 status: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import socket
@@ -11,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from builder.labelstudio import server as builder_server
 
@@ -61,16 +63,32 @@ def template() -> Path:
     return home
 
 
-def start(work_dir: Path) -> Server:
-    """A server on a fresh copy of the template, on a free port of 127.0.0.1."""
-    home = template()
-    data_dir = work_dir / "labelstudio-data"
-    shutil.copytree(home / "data", data_dir, symlinks=True)
-    token = json.loads((home / CREDENTIALS).read_text())["token"]
+def start(work_dir: Path, postgresql: str = "", workers: int = 0) -> Server:
+    """A server on a fresh copy of the template, on a free port of 127.0.0.1; with `postgresql`
+    (postgresql://USER@HOST:PORT), on a new database there, made and migrated for this run."""
+    if postgresql:
+        database = f"{postgresql.rstrip('/')}/bench_{secrets.token_hex(4)}"
+        parts = urlsplit(database)
+        subprocess.run(
+            ["createdb", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
+            + ["-U", parts.username or "postgres", parts.path.strip("/")],
+            env={**os.environ, "PGPASSWORD": parts.password or ""},
+            check=True,
+        )
+        token = secrets.token_hex(20)
+        data_dir = work_dir / "labelstudio-data"
+        print("bench: migrating a PostgreSQL database for Label Studio (a minute)", flush=True)
+        builder_server.init_data_dir(data_dir, EMAIL, secrets.token_urlsafe(12), token, database)
+    else:
+        database = ""
+        home = template()
+        data_dir = work_dir / "labelstudio-data"
+        shutil.copytree(home / "data", data_dir, symlinks=True)
+        token = json.loads((home / CREDENTIALS).read_text())["token"]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = work_dir / "labelstudio.log"
-    process = builder_server.launch(data_dir, port, log)
+    process = builder_server.launch(data_dir, port, log, database, workers)
     # On failure this stops the process itself and raises with the log's tail.
     builder_server.wait_until_ready(url, START_TIMEOUT, process, log, port)
     return Server(url, token, process, data_dir, log)

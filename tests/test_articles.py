@@ -270,7 +270,7 @@ def test_a_txt_and_a_jsonl_article_with_one_id_clash(tmp_path: Path) -> None:
     assert "used twice" in only_problem(loaded.problems).reason
 
 
-@pytest.mark.parametrize("bad_id", ["../etc", "a b", "", "-leading-dash", "x/y", "é"])
+@pytest.mark.parametrize("bad_id", ["../etc", "a b", "", "-leading-dash", "x/y", "é", "abc\n"])
 def test_an_id_that_is_not_a_plain_name_is_reported(tmp_path: Path, bad_id: str) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", [good(bad_id), good()])
     loaded = load_article_files([path])
@@ -278,6 +278,16 @@ def test_an_id_that_is_not_a_plain_name_is_reported(tmp_path: Path, bad_id: str)
     problem = only_problem(loaded.problems)
     assert (problem.path, problem.line) == (str(path), 1)
     assert "$.id" in problem.reason
+
+
+@pytest.mark.parametrize("field", ["story_id", "language"])
+def test_a_trailing_newline_fails_every_pattern(tmp_path: Path, field: str) -> None:
+    # Python's `$` matches before a final newline: "s1\n" must not pass as "s1".
+    value = {"story_id": "s1", "language": "en"}[field]
+    path = write_jsonl(tmp_path / "a.jsonl", [good("bad", **{field: value + "\n"}), good()])
+    loaded = load_article_files([path])
+    assert [a.id for a in loaded.items] == ["good"]
+    assert f"$.{field}" in only_problem(loaded.problems).reason
 
 
 def test_a_txt_file_whose_stem_is_not_a_plain_name_is_reported(tmp_path: Path) -> None:
@@ -305,7 +315,9 @@ def test_a_field_of_the_wrong_type_is_reported(tmp_path: Path) -> None:
 # Which files of raw/ are articles ------------------------------------------------------------
 
 
-def test_reserved_and_other_files_are_not_read_as_articles(tmp_path: Path) -> None:
+def test_reserved_and_other_files_are_not_read_as_articles_and_unread_ones_reported(
+    tmp_path: Path,
+) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
     write_jsonl(raw / "claims.jsonl", [{"claim": "not an article"}])
@@ -316,10 +328,15 @@ def test_reserved_and_other_files_are_not_read_as_articles(tmp_path: Path) -> No
     (raw / "sub.txt").mkdir()
     write_jsonl(raw / "news.jsonl", [good("news")])
     (raw / "story.txt").write_text("Body.", encoding="utf-8")
+    (raw / "UPPER.TXT").write_text("An article nobody reads.", encoding="utf-8")
     assert [p.name for p in raw_files(raw)] == ["news.jsonl", "story.txt"]
     loaded = load_articles(raw)
-    assert loaded.problems == []
     assert [a.id for a in loaded.items] == ["news", "story"]
+    # Nothing in raw/ is skipped without a word (hidden files aside).
+    reasons = {Path(p.path).name: p.reason for p in loaded.problems}
+    assert sorted(reasons) == ["UPPER.TXT", "data.json", "notes.md", "sub.txt"]
+    assert "lower-case .txt" in reasons["UPPER.TXT"]
+    assert "not read" in reasons["notes.md"] and "folder" in reasons["sub.txt"]
 
 
 def test_a_missing_raw_dir_has_no_articles(tmp_path: Path) -> None:

@@ -223,6 +223,40 @@ def test_a_step_prints_its_report_and_status_shows_the_last_one(root: Path) -> N
     assert "last run of each step:" in run(root, "status").stdout
 
 
+def test_status_exits_non_zero_after_printing_bad_input(root: Path) -> None:
+    shutil.copy(SAMPLES[0], root / "raw")
+    (root / "raw" / "bad.jsonl").write_text('{"id": "x", "text": \n', encoding="utf-8")
+    (root / "raw" / "notes.md").write_text("# notes", encoding="utf-8")
+    result = run(
+        root,
+        "status",
+        LABEL_STUDIO_URL=f"http://127.0.0.1:{closed_port()}",
+        LABEL_STUDIO_API_KEY=KEY,
+    )
+    assert result.returncode == 1
+    assert f"bad input: {root / 'raw' / 'bad.jsonl'}:1: broken JSON" in result.stderr
+    assert f"bad input: {root / 'raw' / 'notes.md'}: not read" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "claims" in result.stdout  # the report itself is still printed
+
+
+def test_a_password_in_label_studio_url_is_never_shown(root: Path) -> None:
+    shutil.copy(SAMPLES[0], root / "raw")
+    secret = "hunter2-url-password"
+    url = f"http://annotator:{secret}@127.0.0.1:{closed_port()}"
+    for args, env in [
+        (("sync", "--no-progress"), {"LABEL_STUDIO_API_KEY": KEY}),
+        (("pull",), {"LABEL_STUDIO_API_KEY": KEY}),
+        (("status",), {"LABEL_STUDIO_API_KEY": KEY}),
+        (("sync",), {}),  # no key: the message names the URL
+        (("labelstudio", "start"), {"LABEL_STUDIO_API_KEY": KEY}),
+    ]:
+        result = run(root, *args, LABEL_STUDIO_URL=url, **env)
+        shown = result.stdout + result.stderr
+        assert secret not in shown, (args, shown)
+        assert "annotator:***@127.0.0.1" in shown, (args, shown)
+
+
 def test_a_bad_aggregation_is_refused_with_the_choices(root: Path) -> None:
     done = run(root, "status", "--json", AGGREGATION="mean")
     assert done.returncode != 0

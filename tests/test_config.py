@@ -36,6 +36,10 @@ KEYS = (
     "BUILDER_DEBUG",
     "LABEL_STUDIO_BIN",
     "SYNC_BATCH_SIZE",
+    "PULL_PAGE_SIZE",
+    "LABEL_STUDIO_DATABASE",
+    "LABEL_STUDIO_WORKERS",
+    "BUILDER_LOCK_WAIT",
 )
 
 
@@ -65,6 +69,9 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.stance_top_k == 3
     assert settings.stance_min_similarity == 0.12
     assert settings.claims_project_title == "Fact-check claims"
+    assert settings.pull_page_size == 5000
+    assert settings.label_studio_database == ""
+    assert settings.label_studio_workers == 0
     assert settings.aggregation == "dawid-skene"
     assert settings.min_posterior == 0.8
     assert settings.dataset_license == "unknown"
@@ -211,6 +218,10 @@ def test_local_server_without_token(tmp_path: Path) -> None:
         ("STANCE_MIN_SIMILARITY", "1.5", "stance_min_similarity"),
         ("STANCE_MIN_SIMILARITY", "-0.1", "stance_min_similarity"),
         ("STANCE_MIN_SIMILARITY", "high", "stance_min_similarity"),
+        ("PULL_PAGE_SIZE", "0", "pull_page_size"),
+        ("PULL_PAGE_SIZE", "all", "pull_page_size"),
+        ("LABEL_STUDIO_WORKERS", "-1", "label_studio_workers"),
+        ("LABEL_STUDIO_WORKERS", "three", "label_studio_workers"),
         ("AGGREGATION", "mean", "aggregation"),
         ("AGGREGATION", "dawid_skene", "aggregation"),
         ("MIN_POSTERIOR", "1.2", "min_posterior"),
@@ -247,6 +258,8 @@ def test_the_port_reaches_the_server_url(tmp_path: Path, monkeypatch: pytest.Mon
         ("STANCE_TOP_K", "10", "stance_top_k", 10),
         ("STANCE_MIN_SIMILARITY", "0", "stance_min_similarity", 0.0),
         ("STANCE_MIN_SIMILARITY", "1", "stance_min_similarity", 1.0),
+        ("PULL_PAGE_SIZE", "100", "pull_page_size", 100),
+        ("LABEL_STUDIO_WORKERS", "3", "label_studio_workers", 3),
         ("AGGREGATION", "majority", "aggregation", "majority"),
         ("AGGREGATION", "Dawid-Skene", "aggregation", "dawid-skene"),
         ("MIN_POSTERIOR", "0.95", "min_posterior", 0.95),

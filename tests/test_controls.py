@@ -76,6 +76,13 @@ def test_bad_lines_are_problems_with_file_line_and_reason(tmp_path: Path) -> Non
     assert str(problem).startswith(f"{path}:2: ")
 
 
+def test_a_sentence_id_with_a_trailing_newline_is_a_problem(tmp_path: Path) -> None:
+    write_controls(tmp_path, [line(sentence_id="s-1\n", claim="checkworthy")])
+    controls, problems = load_controls(tmp_path, KNOWN | {"s-1\n"})
+    assert controls == {}
+    assert len(problems) == 1 and "$.sentence_id" in problems[0].reason
+
+
 def test_not_a_json_object_is_a_problem(tmp_path: Path) -> None:
     write_controls(tmp_path, ['["s-1", "checkworthy"]'])
     controls, problems = load_controls(tmp_path, KNOWN)

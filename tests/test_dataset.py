@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections import Counter
@@ -295,6 +298,20 @@ def test_a_story_keeps_its_split_when_more_data_arrives(tmp_path: Path) -> None:
     assert {f"late{n}" for n in range(6)} <= set(second)
 
 
+def test_a_damaged_manifest_still_keeps_every_story_on_its_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_root(tmp_path / "root")
+    first = build(settings)["splits"]["groups"]
+    manifest = settings.dataset_dir / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:100])
+    # A much larger test share would move stories, were the last build's splits forgotten.
+    moved = Settings(root=settings.root, values={"TEST_SIZE": "0.7"})
+    second = build(moved, accept_imbalance=True)["splits"]["groups"]
+    assert second == first
+    assert f"warning: {manifest} is damaged" in capsys.readouterr().err
+
+
 def test_a_single_story_is_split_by_article_and_the_card_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -340,8 +357,10 @@ def test_built_twice_the_parquet_files_are_byte_identical(tmp_path: Path) -> Non
     assert (settings.dataset_dir / "manifest.json").read_bytes() == first_manifest
     assert (settings.dataset_dir / "README.md").read_bytes() == first_card
     assert (settings.dataset_dir / "learning_curve.png").read_bytes() == first_curve
-    # A second root with the same inputs gives the same files too.
+    # A second root with the same inputs (the pseudonyms' secret among them) gives the same
+    # files too.
     other = make_root(tmp_path / "two")
+    shutil.copy(settings.pseudonym_key_path, other.pseudonym_key_path)
     build(other)
     assert parquet_bytes(other.dataset_dir) == first
 
@@ -477,6 +496,109 @@ def test_label_counts_in_the_manifest_match_the_rows(
     for split in ("train", "test"):
         counted = Counter(CLAIM_NAMES[i] for i in ds[split]["claim"])
         assert dict(counted) == manifest["counts"]["claims"]["labels"][split]
+
+
+# What training code gets -------------------------------------------------------------------
+
+LOAD_LABELS = """
+import json, sys
+import datasets
+ds = datasets.load_dataset(sys.argv[1], "claims")
+labels = {split: sorted(zip(ds[split]["sentence_id"], ds[split]["claim"])) for split in ds}
+print(json.dumps(labels))
+"""
+
+
+def built_labels(dataset_dir: Path) -> dict[str, list[list[Any]]]:
+    labels = {}
+    for path in sorted((dataset_dir / "data" / "claims").glob("*.parquet")):
+        table = pq.read_table(path).to_pydict()
+        labels[path.name.split("-")[0]] = sorted(
+            [list(pair) for pair in zip(table["sentence_id"], table["claim"], strict=True)]
+        )
+    return labels
+
+
+def test_load_dataset_in_a_new_process_returns_the_rows_just_built(tmp_path: Path) -> None:
+    # `datasets` keys its cache of a local folder on the card's YAML and the folder's name:
+    # a rebuild with one label changed must not be served from the first build's cache.
+    settings = make_root(tmp_path / "root")
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "hf-cache"), "HF_HUB_OFFLINE": "1"}
+
+    def load_in_a_new_process() -> dict[str, list[list[Any]]]:
+        result = subprocess.run(
+            [sys.executable, "-c", LOAD_LABELS, str(settings.dataset_dir)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.splitlines()[-1])
+
+    build(settings)
+    first = load_in_a_new_process()
+    assert first == built_labels(settings.dataset_dir)
+    records = annotation_records(settings)
+    changed = records[0]["item_id"]
+    for record in records:
+        if record["item_id"] == changed:
+            record["answers"] = {
+                "claim": [
+                    "checkworthy" if record["answers"]["claim"] != ["checkworthy"] else "no_claim"
+                ]
+            }
+    write_pull(settings, records)
+    build(settings)
+    second = load_in_a_new_process()
+    assert second == built_labels(settings.dataset_dir)
+    assert second != first
+
+
+def test_the_card_and_manifest_have_the_mode_of_the_parquet_files(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    build(settings)
+    modes = {
+        str(p.relative_to(settings.dataset_dir)): stat.S_IMODE(p.stat().st_mode)
+        for p in settings.dataset_dir.rglob("*")
+        if p.is_file()
+    }
+    parquet = modes["data/claims/train-00000-of-00001.parquet"]
+    assert parquet & stat.S_IROTH  # readable by others, as any new file under umask 022
+    assert modes["README.md"] == modes["manifest.json"] == parquet
+
+
+def test_annotator_pseudonyms_are_keyed_by_a_secret_kept_beside_the_project(
+    tmp_path: Path,
+) -> None:
+    settings = make_root(tmp_path / "root")
+    build(settings)
+    key_path = settings.pseudonym_key_path
+    assert key_path.parent == settings.root
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    key = key_path.read_bytes().strip()
+    table = pq.read_table(settings.dataset_dir / "data/annotations/train-00000-of-00001.parquet")
+    shown = set(table.column("annotator").to_pylist())
+    emails = ["ann1@example.org", "ann2@example.org"]
+    # A plain hash of an address is reversed by anyone who has the team's addresses.
+    unsalted = {"annotator-" + hashlib.sha256(e.encode()).hexdigest()[:10] for e in emails}
+    assert not shown & unsalted
+    keyed = {
+        "annotator-" + hmac.new(key, e.encode(), hashlib.sha256).hexdigest()[:12] for e in emails
+    }
+    assert shown == keyed
+    # Stable across builds; the secret is never exported.
+    before = tree(settings.dataset_dir)
+    build(settings)
+    assert tree(settings.dataset_dir) == before
+    assert all(key not in content for content in before.values())
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert key_path.name in ignored
+    # Another project has another secret, so its pseudonyms tell nothing about this one's.
+    other = make_root(tmp_path / "other")
+    build(other)
+    other_table = pq.read_table(other.dataset_dir / "data/annotations/train-00000-of-00001.parquet")
+    assert not set(other_table.column("annotator").to_pylist()) & shown
 
 
 # Split groups, the share check, time, the leakage audit ----------------------------------------

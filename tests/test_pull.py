@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import pytest
 
 from builder.core.atomic import write_jsonl
 from builder.core.config import Settings
+from builder.core.errors import BuilderError
 from builder.labels.records import (
     PullPaths,
     project_records,
@@ -18,7 +22,13 @@ from builder.labels.records import (
     read_summary,
 )
 from builder.labelstudio import pull
-from builder.labelstudio.pull import process_snapshot, save_snapshot, since_last_pull
+from builder.labelstudio.pull import (
+    new_pull_name,
+    process_pages,
+    process_snapshot,
+    save_snapshot,
+    since_last_pull,
+)
 
 KNOWN = {"s-1", "s-2", "s-3", "s-4"}
 
@@ -196,14 +206,20 @@ def test_process_snapshot_writes_records_rejects_tasks_and_summary(paths: PullPa
 
 def test_summary_is_written_last(paths: PullPaths, monkeypatch: pytest.MonkeyPatch) -> None:
     order: list[str] = []
-    for name in ("write_bytes", "write_jsonl", "write_json"):
-        real = getattr(pull, name)
+    real_open, real_json = pull.open_atomic, pull.write_json
 
-        def spy(path: Path, value: Any, _real: Any = real) -> None:
-            order.append(Path(path).name)
-            _real(path, value)
+    @contextmanager
+    def spy_open(path: Path) -> Iterator[Any]:
+        with real_open(path) as handle:
+            yield handle
+        order.append(Path(path).name)
 
-        monkeypatch.setattr(pull, name, spy)
+    def spy_json(path: Path, value: Any) -> None:
+        order.append(Path(path).name)
+        real_json(path, value)
+
+    monkeypatch.setattr(pull, "open_atomic", spy_open)
+    monkeypatch.setattr(pull, "write_json", spy_json)
     process_snapshot(paths, save(paths, first_export()), known, 1)
     assert order[-1] == "claims.summary.json"
     assert set(order) == {
@@ -217,17 +233,22 @@ def test_summary_is_written_last(paths: PullPaths, monkeypatch: pytest.MonkeyPat
 def test_a_crash_before_the_summary_leaves_no_summary(
     paths: PullPaths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = pull.write_jsonl
+    real = pull.open_atomic
 
-    def failing(path: Path, rows: Any) -> None:
-        if Path(path) == paths.accepted:
-            raise OSError("disk full")
-        real(path, rows)
+    @contextmanager
+    def failing(path: Path) -> Iterator[Any]:
+        with real(path) as handle:
+            yield handle
+            if Path(path) == paths.accepted:
+                raise OSError("disk full")
 
-    monkeypatch.setattr(pull, "write_jsonl", failing)
+    monkeypatch.setattr(pull, "open_atomic", failing)
     with pytest.raises(OSError):
         process_snapshot(paths, save(paths, first_export()), known, 1)
+    # Nothing half-written: none of the outputs appeared, and no temporary file is left.
     assert not paths.summary.exists()
+    assert not paths.accepted.exists() and not paths.tasks.exists()
+    assert not any(p.name.endswith(".tmp") for p in paths.root.rglob("*"))
 
 
 def test_merge_replaces_only_the_changed_tasks(paths: PullPaths) -> None:
@@ -290,10 +311,11 @@ def test_merge_grows_the_snapshot_list_with_every_pull(paths: PullPaths) -> None
     assert len(read_records(paths.accepted)) == 3
 
 
-def test_without_merge_the_new_export_replaces_everything(paths: PullPaths) -> None:
+def test_without_merge_the_new_export_replaces_everything_when_allowed(paths: PullPaths) -> None:
     process_snapshot(paths, save(paths, first_export()), known, 42)
     second = save(paths, [task(2, "s-2", [annotation(203, "no_claim", "c@x.org", 3)])])
-    validated = process_snapshot(paths, second, known, 42, merge=False)
+    # It drops the records of the first (tests/test_faults.py: refused unless allowed).
+    validated = process_snapshot(paths, second, known, 42, merge=False, allow_shrink=True)
     assert [(r["item_id"], r["annotation_id"]) for r in read_records(paths.accepted)] == [
         ("s-2", 203)
     ]
@@ -325,6 +347,110 @@ def test_known_items_is_given_the_merged_tasks(paths: PullPaths) -> None:
 
     process_snapshot(paths, save(paths, [task(3, "s-3", [])]), spy, 1, merge=True)
     assert seen == [[1, 2, 3, 4]]
+
+
+# process_pages: the pages of a paged pull ------------------------------------------------
+
+
+def save_pages(paths: PullPaths, *pages: list[dict[str, Any]]) -> list[Path]:
+    name = new_pull_name(paths)
+    return [
+        save_snapshot(paths, json.dumps(page).encode("utf-8"), name, n)
+        for n, page in enumerate(pages, start=1)
+    ]
+
+
+def test_pages_are_saved_under_one_pull_name_and_read_as_one_export(paths: PullPaths) -> None:
+    export = first_export()
+    pages = save_pages(paths, export[:2], [], export[2:])
+    assert [p.name.rsplit("-", 1)[1] for p in pages] == [
+        "page0001.json",
+        "page0002.json",
+        "page0003.json",
+    ]
+    counts = process_pages(paths, pages, known, 42, server_time="2024-06-27T10:05:00")
+
+    whole = PullPaths(paths.root / "whole", "claims")
+    assert counts.counts == process_snapshot(whole, save(whole, export), known, 42).counts
+    assert read_records(paths.accepted) == read_records(whole.accepted)
+    assert read_records(paths.rejects) == read_records(whole.rejects)
+    assert json.loads(paths.tasks.read_bytes()) == export
+    summary = read_summary(paths.summary)
+    assert summary is not None
+    assert summary["snapshots"] == [p.name for p in pages]
+    assert summary["changed_tasks"] == 4
+
+
+def test_an_incremental_paged_pull_replaces_its_tasks_and_keeps_the_rest(
+    paths: PullPaths,
+) -> None:
+    process_pages(paths, save_pages(paths, first_export()), known, 42)
+    new_task_2 = task(2, "s-2", [annotation(203, "no_claim", "c@x.org", 3)])
+    new_task_5 = task(5, "s-3", [annotation(501, "no_claim", "c@x.org", 3)])
+    pages = save_pages(paths, [new_task_2], [new_task_5])
+    counts = process_pages(paths, pages, known, 42, merge=True)
+    assert [t["id"] for t in json.loads(paths.tasks.read_bytes())] == [1, 2, 3, 4, 5]
+    assert sorted(r["annotation_id"] for r in read_records(paths.accepted)) == [101, 102, 203, 501]
+    assert counts.changed_tasks == 2
+
+
+def test_a_task_in_two_pages_is_kept_once_the_later_copy(paths: PullPaths) -> None:
+    old = task(1, "s-1", [annotation(101, "no_claim")])
+    new = task(1, "s-1", [annotation(101, "checkworthy")])
+    process_pages(paths, save_pages(paths, [old], [new]), known, 1)
+    [record] = read_records(paths.accepted)
+    assert record["answers"] == {"claim": ["checkworthy"]}
+
+
+def test_pages_out_of_task_order_are_refused(paths: PullPaths) -> None:
+    pages = save_pages(paths, [task(5, "s-1", [])], [task(2, "s-2", [])])
+    with pytest.raises(BuilderError, match="comes after task 5"):
+        process_pages(paths, pages, known, 1)
+    assert not paths.summary.exists() and not paths.tasks.exists()
+
+
+def test_a_tasks_file_of_an_earlier_version_is_merged(paths: PullPaths) -> None:
+    # Earlier pulls kept a full export's bytes as they came: one JSON document, any order.
+    paths.tasks.parent.mkdir(parents=True)
+    export = first_export()
+    paths.tasks.write_text(json.dumps([export[2], export[0], export[3], export[1]]))
+    process_pages(paths, save_pages(paths, [task(3, "s-3", [])]), known, 1, merge=True)
+    tasks = json.loads(paths.tasks.read_bytes())
+    assert [t["id"] for t in tasks] == [1, 2, 3, 4]
+    assert tasks[2]["annotations"] == []
+
+
+PAGE = 50  # tasks per page, and per chunk, of the memory test: small pages, many of them
+
+
+def big_pull(paths: PullPaths, tasks: int) -> int:
+    """The peak memory (bytes) of processing a pull of `tasks` tasks in pages of PAGE."""
+    pages = []
+    name = new_pull_name(paths)
+    for page, first in enumerate(range(0, tasks, PAGE), start=1):
+        export = [
+            task(n, f"s-{n}", [annotation(2 * n, "no_claim"), annotation(2 * n + 1, "no_claim")])
+            for n in range(first, min(first + PAGE, tasks))
+        ]
+        pages.append(save_snapshot(paths, json.dumps(export).encode(), name, page))
+    items = {f"s-{n}" for n in range(tasks)}
+    tracemalloc.start()
+    try:
+        process_pages(paths, pages, lambda _tasks: items, 1)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_pull_streams_its_memory_does_not_grow_with_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pull, "CHUNK", PAGE)
+    small = big_pull(PullPaths(tmp_path / "small", "claims"), 5 * PAGE)
+    large = big_pull(PullPaths(tmp_path / "large", "claims"), 50 * PAGE)
+    assert len(read_records(tmp_path / "large/annotations/claims.jsonl")) == 100 * PAGE
+    # Ten times the tasks, the same peak (a page and a chunk of records at a time).
+    assert large < 1.2 * small, (small, large)
 
 
 # since_last_pull -------------------------------------------------------------------------

@@ -61,5 +61,16 @@ def test_the_last_report_of_each_step_is_kept(tmp_path: Path) -> None:
         "seconds",
         "unchanged",
         "problems",
+        "failures",
     }
     assert last_reports(tmp_path / "nowhere") == []
+
+
+def test_a_failure_is_said_and_makes_the_exit_code_non_zero() -> None:
+    said: list[tuple[str, bool]] = []
+    report = Report("sync", emit=lambda line, warning: said.append((line, warning)))
+    assert report.exit_code == 0
+    report.fail("error: 2 sentence(s) have more than one task")
+    assert report.exit_code == 1 and report.problems == []
+    assert said == [("error: 2 sentence(s) have more than one task", True)]
+    assert report.to_dict()["failures"] == 1

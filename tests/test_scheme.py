@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import fastjsonschema
 import pytest
 from jsonschema import Draft202012Validator
 from support import run
@@ -120,6 +121,44 @@ def test_committed_article_schema_is_a_valid_schema() -> None:
     schema = json.loads((SCHEMAS / "article.schema.json").read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     assert schema["required"] == ["id", "text"]
+
+
+def _patterns(node: object, where: str = "$") -> list[tuple[str, str]]:
+    """(where, pattern) of every `pattern` keyword in a schema."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                found.append((where, value))
+            else:
+                found += _patterns(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _patterns(value, f"{where}[{index}]")
+    return found
+
+
+def test_every_anchored_pattern_in_schemas_refuses_a_trailing_newline() -> None:
+    # JSON Schema patterns are ECMA-262 ($ is the end of the input); jsonschema uses Python's
+    # re, whose $ also matches before a final newline; fastjsonschema rewrites $ to \Z. Both
+    # validators must refuse "abc\n" wherever the pattern is anchored.
+    examples = ["abc", "a1-b_2", "2024-06-26", "en", "en-GB"]
+    anchored = 0
+    for path in sorted(SCHEMAS.glob("*.schema.json")):
+        for where, pattern in _patterns(json.loads(path.read_text(encoding="utf-8"))):
+            if not pattern.startswith("^"):
+                continue
+            anchored += 1
+            schema = {"type": "string", "pattern": pattern}
+            slow, fast = Draft202012Validator(schema), fastjsonschema.compile(schema)
+            matching = [e for e in examples if slow.is_valid(e)]
+            assert matching, f"{path.name} {where}: no example matches {pattern}; add one here"
+            for example in matching:
+                fast(example)
+                assert not slow.is_valid(example + "\n"), f"{path.name} {where}: {pattern}"
+                with pytest.raises(fastjsonschema.JsonSchemaException):
+                    fast(example + "\n")
+    assert anchored >= 8
 
 
 def test_scheme_hash_follows_the_declaration() -> None:

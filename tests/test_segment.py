@@ -244,6 +244,60 @@ def test_email_and_url_are_never_split() -> None:
         assert split_sentences(text) == [text]
 
 
+def test_a_period_inside_a_name_is_no_sentence_end() -> None:
+    for text in (
+        "We met at Amazon.Com headquarters on Monday.",
+        "The firm, Yahoo.Inc, lost 5% of its value.",
+        "Shares of Booking.com rose by a third.",
+        "He used Node.js and Vue.js for the site.",
+    ):
+        assert split_sentences(text) == [text]
+
+
+def test_a_url_or_domain_ending_a_sentence_does_not_swallow_the_next() -> None:
+    assert split_sentences("See www.bbc.co.uk/news.The report said five died.") == [
+        "See www.bbc.co.uk/news.",
+        "The report said five died.",
+    ]
+    assert split_sentences("Details are on gov.uk. The minister said more.") == [
+        "Details are on gov.uk.",
+        "The minister said more.",
+    ]
+    assert split_sentences("He went to example.com.Then he left.") == [
+        "He went to example.com.",
+        "Then he left.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        ("zh", "今天下雨了。明天会晴。你好吗？很好！",
+         ["今天下雨了。", "明天会晴。", "你好吗？", "很好！"]),
+        ("zh", "他说：“我们赢了！”大家都很高兴。", ["他说：“我们赢了！”", "大家都很高兴。"]),
+        ("zh-Hant", "今天下雨了。 Hello there. 明天會晴。",
+         ["今天下雨了。", "Hello there.", "明天會晴。"]),
+        ("ja", "今日は雨です。明日は晴れです。", ["今日は雨です。", "明日は晴れです。"]),
+        ("ja", "「本当？」と彼は言った。「はい。」", ["「本当？」と彼は言った。", "「はい。」"]),
+        ("ar", "كيف حالك؟ أنا بخير. شكرا!", ["كيف حالك؟", "أنا بخير.", "شكرا!"]),
+        ("ur", "آپ کیسے ہیں؟ میں ٹھیک ہوں۔ شکریہ", ["آپ کیسے ہیں؟", "میں ٹھیک ہوں۔", "شکریہ"]),
+    ],
+)  # fmt: skip
+def test_cjk_and_arabic_sentence_ends(language: str, text: str, expected: list[str]) -> None:
+    assert split_sentences(text, language) == expected
+    assert_exact_spans(text, language)
+    assert_exact_spans("\n " + text + " \n", language)
+
+
+def test_cjk_spans_round_trip_on_random_text() -> None:
+    pieces = ("今天", "下雨", "。", "！", "？", "「", "」", "”", "と", " ", "\n", "Mr.", "The", ".")
+    generator = random.Random(1)
+    for _ in range(2000):
+        text = "".join(generator.choice(pieces) for _ in range(generator.randint(0, 25)))
+        for language in ("zh", "ja", "ar"):
+            assert_exact_spans(text, language)
+
+
 def test_parenthesised_acronyms() -> None:
     assert split_sentences(
         "Inspectors from the International Atomic Energy Agency (IAEA) visited the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import stat
@@ -11,7 +12,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import LabelStudioServer, Template, free_port
+from conftest import (
+    TEST_DATABASE,
+    TEST_WORKERS,
+    LabelStudioServer,
+    Template,
+    copy_database,
+    free_port,
+    postgres,
+    with_database,
+)
 
 from builder.core.config import (
     EMAIL_KEY,
@@ -41,16 +51,33 @@ def local_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
         monkeypatch.delenv(key, raising=False)
     root = tmp_path / "project"
     root.mkdir()
-    (root / ".env").write_text(f"LABEL_STUDIO_PORT={free_port()}\n", encoding="utf-8")
+    env = f"LABEL_STUDIO_PORT={free_port()}\n"
+    # In CI's second run, the local server too has its database in PostgreSQL, under gunicorn.
+    database = ""
+    if TEST_DATABASE:
+        database = with_database(TEST_DATABASE, f"builder_test_{secrets.token_hex(6)}")
+        postgres("createdb", TEST_DATABASE, database.rpartition("/")[2])
+        env += f"LABEL_STUDIO_DATABASE={database}\n"
+    if TEST_WORKERS:
+        env += f"LABEL_STUDIO_WORKERS={TEST_WORKERS}\n"
+    (root / ".env").write_text(env, encoding="utf-8")
     yield root
     # A failed test must not leave a server behind.
     found = server._read_pid_file(Settings.load(root))
     if found:
         server.stop_process_group(found[0])
+    if database:
+        postgres("dropdb", TEST_DATABASE, "--if-exists", database.rpartition("/")[2])
 
 
 def _from_template(root: Path, template: Template) -> Settings:
     shutil.copytree(template.path, root / ".labelstudio" / "data", symlinks=True)
+    settings = Settings.load(root)
+    if template.database:
+        # The local root's database becomes a copy of the template's.
+        postgres("dropdb", TEST_DATABASE, settings.label_studio_database.rpartition("/")[2])
+        copy_database(template.database, settings.label_studio_database)
+        (root / ".labelstudio" / "database").write_text(settings.label_studio_database + "\n")
     with open(root / ".env", "a", encoding="utf-8") as env:
         env.write(f"{EMAIL_KEY}={template.email}\n")
         env.write(f"{PASSWORD_KEY}={template.password}\n")
@@ -222,3 +249,48 @@ def test_first_start_creates_the_admin_and_keeps_env(
 
     server.stop(Settings.load(local_root))
     assert not server.is_healthy(info.url)
+
+
+def test_a_postgresql_url_becomes_label_studios_own_settings(tmp_path: Path) -> None:
+    env = server.server_environment(
+        tmp_path / "data", "postgresql://desk:s%40cret@db.internal:5433/labelstudio"
+    )
+    assert env["DJANGO_DB"] == "default"
+    assert (env["POSTGRE_NAME"], env["POSTGRE_USER"], env["POSTGRE_PASSWORD"]) == (
+        "labelstudio",
+        "desk",
+        "s@cret",
+    )
+    assert (env["POSTGRE_HOST"], env["POSTGRE_PORT"]) == ("db.internal", "5433")
+    # Without a URL the database is SQLite in the data dir, whatever the shell says.
+    assert server.server_environment(tmp_path / "data")["DJANGO_DB"] == "sqlite"
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root@localhost/ls", "postgresql://u:pw@localhost:5432", "labelstudio"]
+)
+def test_a_database_url_that_is_not_postgresql_is_refused_without_its_password(
+    tmp_path: Path, url: str
+) -> None:
+    with pytest.raises(BuilderError, match="LABEL_STUDIO_DATABASE") as error:
+        server.server_environment(tmp_path, url)
+    assert "pw" not in error.value.message
+
+
+def test_redact_hides_the_password_only() -> None:
+    assert server.redact("postgresql://desk:pw@db:5432/ls") == "postgresql://desk:***@db:5432/ls"
+    assert server.redact("postgresql://desk@db/ls") == "postgresql://desk@db/ls"
+
+
+def test_a_data_dir_made_for_another_database_is_not_started(
+    local_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = local_root / ".labelstudio" / "data"
+    data.mkdir(parents=True)
+    (local_root / ".labelstudio" / "database").write_text("sqlite\n")
+    with open(local_root / ".env", "a", encoding="utf-8") as env:
+        env.write("LABEL_STUDIO_DATABASE=postgresql://desk:pw@127.0.0.1:1/other\n")
+    with pytest.raises(BuilderError, match="set up with the database sqlite") as error:
+        server.start(Settings.load(local_root))
+    assert "pw" not in error.value.message and "pw" not in capsys.readouterr().out
+    assert server._read_pid_file(Settings.load(local_root)) is None

@@ -232,6 +232,20 @@ def test_bad_user_claims_are_reported_with_file_line_and_reason(tmp_path: Path) 
     assert "broken JSON" in " ".join(reasons[6])
 
 
+def test_a_claim_or_story_id_with_a_trailing_newline_is_reported(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"claim_id": "toll\n", "text": KILLED, "story_id": "s1"}),
+        json.dumps({"claim_id": "toll", "text": KILLED, "story_id": "s1\n"}),
+        json.dumps({"claim_id": "call", "text": MINISTERS, "story_id": "s1"}),
+    ]
+    (tmp_path / "claims.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    loaded = load_user_claims(tmp_path)
+    assert [c["claim_id"] for c in loaded.items] == ["call"]
+    reasons = {p.line: p.reason for p in loaded.problems}
+    assert sorted(reasons) == [1, 2]
+    assert "$.claim_id" in reasons[1] and "$.story_id" in reasons[2]
+
+
 def test_defaults_find_the_death_toll_and_the_ministers_pairs(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
     for sample in SAMPLES:

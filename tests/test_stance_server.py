@@ -112,7 +112,7 @@ def stance_round(
     assert pulled["claims"]["accepted"] == 2 * len(CHECKWORTHY) + 4
     assert "stance" not in pulled  # no stance project yet
     stance_output = ok(root, "stance", "--no-progress")
-    story_of = json.loads((root / ".builder" / "stories.json").read_text())
+    story_of = json.loads((root / ".builder" / "stories.json").read_text())["stories"]
     return Round(root, api, a, b, stance_output, story_of)
 
 

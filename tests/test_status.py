@@ -77,8 +77,11 @@ class FakeClient:
         id = 3
         task_count = 10
 
-    def find_project(self, title: str) -> Any:
-        return self.Info() if title == "Fact-check claims" else None
+    def find_projects(self, title: str) -> list[int]:
+        return [3] if title == "Fact-check claims" else []
+
+    def project(self, project_id: int) -> Any:
+        return self.Info()
 
 
 def test_project_status_counts_unlabeled_from_the_server(tmp_path: Path) -> None:
@@ -201,6 +204,28 @@ def test_status_shows_the_last_report_of_each_step(tmp_path: Path) -> None:
     # finished (UTC), read, kept, dropped, seconds, outcome
     assert steps["pull"][1:] == ["4", "3", "1", "0.500", "claims", "rejected", "1"]
     assert steps["dataset"][1:] == ["0", "0", "0", "0.100", "nothing", "changed"]
+
+
+def test_status_counts_undated_articles_stories_and_split_groups(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "news.jsonl").write_text(
+        json.dumps({"id": "a1", "text": "Floods hit the river town.", "date": "2024-05-01"})
+        + "\n"
+        + json.dumps({"id": "a2", "text": "The central bank raised its rate again."})
+        + "\n",
+        encoding="utf-8",
+    )
+    from builder.cli.status import corpus_counts
+    from builder.inputs.corpus import load_corpus
+
+    counts = corpus_counts(load_corpus(Settings(root=tmp_path)))
+    assert counts["articles"] == 2 and counts["undated"] == 1
+    assert counts["stories"] == 2 and counts["split_groups"] == 2
+    report = {**report_of(pulled_root(tmp_path)), "corpus": counts}
+    assert "2 articles (1 undated: grouped by text alone), 2 stories, 2 split groups" in render(
+        report
+    )
 
 
 def test_status_json_has_each_annotators_competence_and_low_posteriors_unresolved(

@@ -289,11 +289,41 @@ def test_stance_records_use_the_pair_id() -> None:
 def test_parse_export_reads_a_list_of_tasks() -> None:
     data = json.dumps([task([annotation()])]).encode()
     assert parse_export(data, "pulls/x.json")[0]["id"] == 11
+    # Label Studio's export lists a task's drafts by id.
+    with_drafts = json.dumps([{**task([annotation()]), "drafts": [1, 2]}]).encode()
+    assert parse_export(with_drafts, "pulls/x.json")[0]["drafts"] == [1, 2]
 
 
-@pytest.mark.parametrize(("data", "why"), [(b"{not json", "not a JSON export"), (b"{}", "list")])
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"{not json", "not a JSON export"),
+        (b"{}", "list"),
+        (b"\xff\xfe", "not a JSON export"),
+        (b"[1, 2]", "task [0] is not a task object"),
+        (b'[{"id": 1, "annotations": {"a": 1}}]', "annotations is not a list of objects"),
+        (b'[{"id": 1, "annotations": [{"result": ["x"]}]}]', "not a list of objects"),
+        (b'[{"id": 1, "data": "text"}]', "its data is not an object"),
+        (b'[{"id": 1, "drafts": {"a": 1}}]', "drafts is not a list"),
+    ],
+)
 def test_parse_export_names_the_file_and_why(data: bytes, why: str) -> None:
     with pytest.raises(BuilderError) as raised:
         parse_export(data, "exports/pulls/claims-1.json")
     assert "exports/pulls/claims-1.json" in str(raised.value)
     assert why in str(raised.value)
+
+
+@pytest.mark.parametrize("to_name", ["nothing", None, "before"])
+def test_a_result_pointing_at_nothing_in_the_config_is_rejected_not_a_vote(
+    to_name: str | None,
+) -> None:
+    pointing = {**choice("checkworthy"), "to_name": to_name}
+    if to_name is None:
+        del pointing["to_name"]
+    out = validate_export("claims", [task([annotation([pointing]), annotation()])], KNOWN)
+    assert len(out.accepted) == 1 and len(out.rejected) == 1
+    [reject] = out.rejected
+    assert reject["path"] == "$.result[0].to_name"
+    assert f"to_name {to_name!r} points at nothing in the labeling config" in reject["reason"]
+    assert out.counts["pulled"] == 2

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from builder.core.config import Settings, debug_requested, setting_help
 from builder.core.errors import BuilderError
+from builder.core.lock import write_lock
 from builder.core.report import Report
 
 TRACEBACK_HINT = "to see the traceback: rerun with --debug (or BUILDER_DEBUG=1)"
@@ -44,6 +45,14 @@ def run_step(
     return report.exit_code
 
 
+def report_problems(problems: Sequence[object]) -> None:
+    """Bad input of a command that is no step: each problem, then how many."""
+    for problem in problems:
+        print(f"bad input: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in the input; the rest was processed", file=sys.stderr)
+
+
 # The commands --------------------------------------------------------------------------------
 
 
@@ -58,14 +67,39 @@ def cmd_sentences(settings: Settings, args: argparse.Namespace) -> int:
     for article in loaded.items:
         for sentence in split_article(article):
             sys.stdout.write(json.dumps(sentence.to_dict(), ensure_ascii=False) + "\n")
-    for problem in loaded.problems:
-        print(f"bad input: {problem}", file=sys.stderr)
-    if loaded.problems:
-        print(
-            f"{len(loaded.problems)} problem(s) in the input; the rest was processed",
-            file=sys.stderr,
-        )
+    report_problems(loaded.problems)
     return 1 if loaded.problems else 0
+
+
+def cmd_stories(settings: Settings, args: argparse.Namespace) -> int:
+    """Stories listed, or as JSON lines. FILE...: those files alone, no state read or written (a
+    pure contract: the same files give the same lines); none: raw/ with corrections and state."""
+    from builder.cli.story_list import render_stories
+    from builder.inputs.articles import load_article_files, load_articles
+    from builder.inputs.stories import assign, load_stories
+
+    if args.files:
+        missing = [p for p in args.files if not Path(p).is_file()]
+        if missing:
+            raise BuilderError(f"no such file: {', '.join(missing)}")
+        loaded = load_article_files([Path(p) for p in args.files])
+        result, problems = assign(loaded.items), list(loaded.problems)
+    else:
+        loaded = load_articles(settings.raw_dir)
+        result, problems = load_stories(settings.raw_dir, settings.state_dir, loaded.items)
+        problems = loaded.problems + problems
+    if args.jsonl:
+        for article in loaded.items:
+            line = {
+                "article_id": article.id,
+                "story_id": result.story_of[article.id],
+                "split_group": result.split_group_of[article.id],
+            }
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+    else:
+        print(render_stories(loaded.items, result, top=args.top))
+    report_problems(problems)
+    return 1 if problems else 0
 
 
 def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
@@ -118,13 +152,18 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         sync_claims,
         force_config=args.force_config,
         progress=not args.no_progress,
+        full=args.full,
+        repair=args.repair,
+        reimport_deleted=args.reimport_deleted,
     )
 
 
 def cmd_pull(settings: Settings, args: argparse.Namespace) -> int:
     from builder.labelstudio.pull import pull_projects
 
-    pulled = run_step(settings, "pull", pull_projects, full=args.full)
+    pulled = run_step(
+        settings, "pull", pull_projects, full=args.full, allow_shrink=args.allow_shrink
+    )
     if args.suggest:
         return max(pulled, cmd_suggest(settings, args))
     return pulled
@@ -147,6 +186,7 @@ def cmd_stance(settings: Settings, args: argparse.Namespace) -> int:
         min_similarity=args.min_similarity,
         force_config=args.force_config,
         progress=not args.no_progress,
+        repair=args.repair,
     )
 
 
@@ -169,20 +209,16 @@ def cmd_dataset(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from builder.cli.status import render, status_report
+    from builder.cli.status import corpus_counts, render, status_report
     from builder.inputs.corpus import load_corpus
 
     corpus = load_corpus(settings, controls=True)
-    for problem in corpus.problems:
-        print(f"bad input: {problem}", file=sys.stderr)
-    if corpus.problems:
-        print(
-            f"{len(corpus.problems)} problem(s) in the input; the rest was processed",
-            file=sys.stderr,
-        )
+    report_problems(corpus.problems)
     report = status_report(settings, corpus.controls)
+    report["corpus"] = corpus_counts(corpus)
     print(json.dumps(report, indent=2) if args.json else render(report))
-    return 0
+    # Bad input was printed above the report: a script must see it too.
+    return 1 if corpus.problems else 0
 
 
 def cmd_demo_annotations(settings: Settings, args: argparse.Namespace) -> int:
@@ -200,7 +236,7 @@ def cmd_demo_summary(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  pulls          {settings.exports_dir / 'pulls'} (each export kept verbatim)")
     print(f'  load it        datasets.load_dataset("{settings.dataset_dir}", "claims")')
     print(
-        f"  Label Studio   {settings.server_url}"
+        f"  Label Studio   {settings.server_url_shown}"
         + (f" (login {login} / {password})" if login and settings.uses_local_server else "")
     )
     print("  progress       make status")
@@ -210,6 +246,7 @@ def cmd_demo_summary(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "sentences": cmd_sentences,
+    "stories": cmd_stories,
     "schemas": cmd_schemas,
     "settings": cmd_settings,
     "labelstudio": cmd_labelstudio,
@@ -223,6 +260,12 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "demo-annotations": cmd_demo_annotations,
     "demo-summary": cmd_demo_summary,
 }
+
+# Commands that write to the server, .builder/ or exports/: one at a time per project root.
+WRITERS = {"sync", "pull", "suggest", "dataset", "stance", "adjudicate", "demo-annotations"}
+
+
+REPAIR_HELP = "delete duplicate tasks that have no annotations (never an annotated one)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -238,6 +281,16 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("sentences", help="print the sentences of raw files as JSON lines")
     p.add_argument("files", nargs="+")
+    p = sub.add_parser(
+        "stories", help="list raw/'s stories; with FILE...: their stories as JSON lines"
+    )
+    p.add_argument("files", nargs="*", help="article files (raw/ formats); none: raw/ itself")
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='one {"article_id", "story_id", "split_group"} line per article, nothing else',
+    )
+    p.add_argument("--top", type=int, default=0, help="list only the N largest stories")
     p = sub.add_parser("schemas", help="write schemas/ from the label scheme")
     p.add_argument("--check", action="store_true", help="fail if schemas/ is out of date")
     p = sub.add_parser("settings", help="every setting: its value, default, range and meaning")
@@ -247,12 +300,28 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", help="push new sentences to the claims project")
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="list every task even if the project looks unchanged (finds edited data, duplicates)",
+    )
+    p.add_argument("--repair", action="store_true", help=REPAIR_HELP)
+    p.add_argument(
+        "--reimport-deleted",
+        action="store_true",
+        help="import again the sentences whose annotated task was deleted on the server",
+    )
     p = sub.add_parser("pull", help="export, save and validate the annotations")
     p.add_argument(
         "--full", action="store_true", help="export every annotated task, not only the changed ones"
     )
     p.add_argument(
         "--suggest", action="store_true", help="then order the labeling by a model (`suggest`)"
+    )
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="accept a pull that has fewer records than the last one (deleted on the server)",
     )
     sub.add_parser(
         "suggest",
@@ -269,6 +338,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-similarity", type=float, help=setting_help("stance_min_similarity"))
     p.add_argument("--force-config", action="store_true", help="update a project with annotations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--repair", action="store_true", help=REPAIR_HELP)
     p = sub.add_parser(
         "adjudicate", help="send ties and low posteriors (and low agreement) to adjudication"
     )
@@ -313,7 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load()
         debug = debug or settings.builder_debug
-        return COMMANDS[args.command](settings, args)
+        if args.command not in WRITERS:
+            return COMMANDS[args.command](settings, args)
+        with write_lock(settings.state_dir, args.command, settings.lock_wait):
+            return COMMANDS[args.command](settings, args)
     except BrokenPipeError:
         # The reader (e.g. `| head`) stopped early: not an error of ours, and nothing to say.
         sys.stderr.close()

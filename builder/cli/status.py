@@ -11,6 +11,7 @@ from builder.core.report import last_reports
 from builder.labels.aggregate import DS_MIN_SHARED_ITEMS, aggregate, effective_method
 from builder.labels.quality import agreement_for, annotator_table
 from builder.labels.records import project_records, pull_summary
+from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient
 
 
@@ -34,7 +35,8 @@ def project_status(
     status: dict[str, Any] = {"project": project, "title": title, "server": None}
     status["aggregation"] = effective_method(records, settings.aggregation)
     if client is not None:
-        info = client.find_project(title)
+        # Read-only: status records no project ids (only the writing commands do).
+        info = identity.resolve(client, settings.state_dir, project, title, remember=False)
         if info is not None:
             status["server"] = {"url": client.url, "project_id": info.id}
             status["tasks"] = info.task_count
@@ -71,6 +73,17 @@ def status_report(settings: Settings, controls: dict[str, str] | None = None) ->
         )
     report["steps"] = last_reports(settings.state_dir)
     return report
+
+
+def corpus_counts(corpus: Any) -> dict[str, int]:
+    """Articles, how many have no date (clustered on text alone), stories, split groups."""
+    return {
+        "articles": len(corpus.articles),
+        "undated": sum(1 for a in corpus.articles.values() if not a.date),
+        "stories": len(set(corpus.story_of.values())),
+        "split_groups": len(set(corpus.split_group_of.values())),
+        "story_merges_reported": len(corpus.story_merges),
+    }
 
 
 def _cell(value: Any) -> str:
@@ -143,6 +156,18 @@ def render(report: dict[str, Any]) -> str:
         for p in report["projects"]
     ]
     lines += table(headers, rows)
+    counts = report.get("corpus")
+    if counts:
+        lines += [
+            "",
+            f"corpus: {counts['articles']} articles ({counts['undated']} undated: grouped by text "
+            f"alone), {counts['stories']} stories, {counts['split_groups']} split groups"
+            + (
+                f", {counts['story_merges_reported']} story merge(s) reported (`make stories`)"
+                if counts["story_merges_reported"]
+                else ""
+            ),
+        ]
     for p in report["projects"]:
         if not p["annotators"]:
             continue

@@ -6,13 +6,28 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
-def _publish(path: Path, data: bytes, move: Callable[[str, Path], None]) -> None:
-    """Write `data` to a synced temporary file beside `path`, then `move` it into place."""
+def shared_mode() -> int:
+    """The mode an ordinary new file gets here (0644 under the usual umask 022)."""
+    # os.umask is the only portable way to read the umask: set it, then put it back.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _publish(
+    path: Path, data: bytes, move: Callable[[str, Path], None], shared: bool = False
+) -> None:
+    """Write `data` to a synced temporary file beside `path`, then `move` it into place.
+
+    The temporary file is private (0600), and so is the result, unless `shared`: then it gets
+    the mode of any other new file (the dataset's card beside its parquet files).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -20,18 +35,23 @@ def _publish(path: Path, data: bytes, move: Callable[[str, Path], None]) -> None
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if shared:
+            os.chmod(tmp_name, shared_mode())
         move(tmp_name, path)
     finally:
         Path(tmp_name).unlink(missing_ok=True)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so a reader sees the old file or the new one, never half of one."""
-    _publish(Path(path), data, os.replace)
+def write_bytes(path: Path, data: bytes, shared: bool = False) -> None:
+    """Write `data` to `path` so a reader sees the old file or the new one, never half of one.
+
+    The file is readable by its owner only (.env, state), unless `shared` (see _publish).
+    """
+    _publish(Path(path), data, os.replace, shared)
 
 
-def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: Path, text: str, shared: bool = False) -> None:
+    write_bytes(path, text.encode("utf-8"), shared)
 
 
 def json_text(value: Any) -> str:
@@ -39,8 +59,8 @@ def json_text(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def write_json(path: Path, value: Any) -> None:
-    write_text(path, json_text(value))
+def write_json(path: Path, value: Any, shared: bool = False) -> None:
+    write_text(path, json_text(value), shared)
 
 
 # One encoder for every line: json.dumps with options builds a new one per call, which
@@ -48,8 +68,32 @@ def write_json(path: Path, value: Any) -> None:
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
-def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
-    write_text(path, "".join(_LINE_ENCODER.encode(row) + "\n" for row in rows))
+def json_line(row: Any) -> bytes:
+    """One row of a .jsonl file, as write_jsonl writes it."""
+    return (_LINE_ENCODER.encode(row) + "\n").encode("utf-8")
+
+
+def write_jsonl(path: Path, rows: Iterable[Any], shared: bool = False) -> None:
+    write_text(path, "".join(_LINE_ENCODER.encode(row) + "\n" for row in rows), shared)
+
+
+@contextmanager
+def open_atomic(path: Path) -> Iterator[IO[bytes]]:
+    """A file to stream into; it replaces `path` only when the block ends without an error.
+
+    For outputs too large to hold in memory: a reader sees the old file or the new one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 def write_new(path: Path, data: bytes) -> Path:
@@ -59,13 +103,34 @@ def write_new(path: Path, data: bytes) -> Path:
     return Path(path)
 
 
+def _old_of(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
+def recover_dir(target: Path) -> str | None:
+    """Finish a replace_dir that was killed midway; says what it did, None if nothing.
+
+    Killed between its two renames, it leaves the previous directory at `.<name>.old` and
+    nothing at `target`: that one is put back. Killed after them, the `.old` is only rubbish.
+    """
+    target = Path(target)
+    old = _old_of(target)
+    if not old.exists():
+        return None
+    if not target.exists():
+        os.replace(old, target)
+        return f"restored {target} from an interrupted replacement ({old.name})"
+    shutil.rmtree(old)
+    return f"removed {old}, left by an interrupted replacement"
+
+
 def replace_dir(staging: Path, target: Path) -> None:
     """Move a fully written `staging` directory into place as `target`, whole or not at all."""
     staging, target = Path(staging), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
+    old = _old_of(target)
+    # Never remove a leftover `.old` while it is the only copy of the previous directory.
+    recover_dir(target)
     if target.exists():
         os.replace(target, old)
     try:

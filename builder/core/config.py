@@ -30,6 +30,20 @@ SPLIT_MODES = ("story", "time")
 # How annotations become labels (labels/aggregate.py). Dawid-Skene is the default: on simulated
 # annotators over CheckThat! labels it beat the majority by 6 points (README, "Measured").
 AGGREGATIONS = ("majority", "dawid-skene")
+# The folders the builder itself writes under exports/: a dataset may never take their name,
+# or building it would replace every saved pull (or the pulled records).
+PULLS_DIR = "pulls"
+RECORDS_DIR = "annotations"
+RESERVED_EXPORT_NAMES = frozenset({PULLS_DIR, RECORDS_DIR})
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+# "scheme://user:password@host": everything between the first ":" after "//" and the last "@"
+# before the path is the password.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/]*@")
+
+
+def redact_url(url: str) -> str:
+    """The URL fit to print: a password in it (https://user:password@host) becomes ***."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -111,8 +125,21 @@ def _whole(value: Any) -> Any:
 
 
 def _plain_name(value: str) -> str:
-    if not value.replace("-", "").replace("_", "").isalnum():
-        raise PydanticCustomError("not_plain", "not a plain name")
+    # fullmatch: "$" would let a final newline through.
+    if not _PLAIN_NAME.fullmatch(value):
+        raise PydanticCustomError(
+            "setting",
+            "must be a plain name: ASCII letters, digits, - and _, starting with a letter or "
+            "digit, at most 100 characters",
+        )
+    # Case-blind: on a case-insensitive file system "Pulls" is the pulls folder.
+    if value.lower() in RESERVED_EXPORT_NAMES:
+        raise PydanticCustomError(
+            "setting",
+            "is the name of a folder the builder keeps under exports/ ({names}); a dataset there "
+            "would replace it",
+            {"names": ", ".join(sorted(RESERVED_EXPORT_NAMES))},
+        )
     return value
 
 
@@ -224,6 +251,18 @@ class Settings(BaseSettings):
         "the local server's `label-studio` program (it has a venv of its own)",
         "a file path",
     )
+    label_studio_database: str = setting(
+        "",
+        "the local server's database as `postgresql://USER:PASSWORD@HOST:PORT/NAME` (an existing, "
+        "empty database on first start; the password is never printed); unset: SQLite in its "
+        "data dir",
+    )
+    label_studio_workers: WholeNumber = setting(
+        0,
+        "gunicorn worker processes for the local server; `0`: Label Studio's own server",
+        "a whole number ≥ 0",
+        ge=0,
+    )
     local_label_studio_email: str = setting(
         "", "login of the local server, written by `make labelstudio`"
     )
@@ -252,6 +291,15 @@ class Settings(BaseSettings):
         "a whole number ≥ 1",
         ge=1,
     )
+    # Label Studio's open-source export is one synchronous request, and exports of 18,000+ tasks
+    # time out behind proxies; its UI warns from 5,000.
+    pull_page_size: WholeNumber = setting(
+        5000,
+        "at most this many tasks per export request of a pull (pages of task ids; see *Sync, "
+        "pull*)",
+        "a whole number ≥ 1",
+        ge=1,
+    )
     # Found on the sample corpus: they pair the death tolls and the ministers' last call.
     stance_top_k: WholeNumber = setting(
         3, "candidates per stance target", "a whole number ≥ 1", ge=1
@@ -266,7 +314,11 @@ class Settings(BaseSettings):
     )
     # Dataset -------------------------------------------------------------------------------
     dataset_name: Annotated[str, AfterValidator(_plain_name)] = setting(
-        "factcheck", "the folder under `exports/`", "a plain name (letters, digits, - _)"
+        "factcheck",
+        "the folder under `exports/`; a folder the builder did not make (it has no "
+        "`.made-by-factcheck-builder` marker) is never replaced",
+        "a plain name (ASCII letters, digits, - _), never `pulls` or `annotations` (the "
+        "builder's own folders there)",
     )
     test_size: float = setting(
         0.2,
@@ -328,6 +380,21 @@ class Settings(BaseSettings):
     )
     # Command line --------------------------------------------------------------------------
     builder_debug: bool = setting(False, "show the traceback of an error (as `--debug`)", "1 or 0")
+    builder_request_log: str = setting(
+        "",
+        "a file where the client logs every request's time (set by `make bench`'s scale run); "
+        "unset: no log",
+        "a file path",
+    )
+    builder_lock_wait: float = setting(
+        0.0,
+        "seconds a writing command waits for another one on this root before giving up; `0`: "
+        "it gives up at once",
+        "a number of seconds (0-86400)",
+        ge=0.0,
+        le=86400.0,
+        allow_inf_nan=False,
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -382,6 +449,12 @@ class Settings(BaseSettings):
         return self.root / ".labelstudio"
 
     @property
+    def pseudonym_key_path(self) -> Path:
+        """Git-ignored secret of the annotator pseudonyms: beside the project, outside .builder/
+        (which `make clean` removes), so pseudonyms stay the same across builds."""
+        return self.root / ".pseudonym-key"
+
+    @property
     def dataset_dir(self) -> Path:
         return self.exports_dir / self.dataset_name
 
@@ -395,6 +468,11 @@ class Settings(BaseSettings):
         return not self.label_studio_url
 
     @property
+    def lock_wait(self) -> float:
+        """Seconds a writing command waits for another one on this root before giving up."""
+        return self.builder_lock_wait
+
+    @property
     def port(self) -> int:
         return self.label_studio_port
 
@@ -403,6 +481,11 @@ class Settings(BaseSettings):
         if self.uses_local_server:
             return f"http://127.0.0.1:{self.port}"
         return self.label_studio_url.rstrip("/")
+
+    @property
+    def server_url_shown(self) -> str:
+        """The server's address as messages show it: never with a password in it."""
+        return redact_url(self.server_url)
 
     @property
     def api_key(self) -> Secret:
@@ -416,7 +499,8 @@ class Settings(BaseSettings):
             return self.local_label_studio_token
         if not self.label_studio_api_key:
             raise BuilderError(
-                f"LABEL_STUDIO_URL is set ({self.server_url}) but LABEL_STUDIO_API_KEY is not",
+                f"LABEL_STUDIO_URL is set ({self.server_url_shown}) but LABEL_STUDIO_API_KEY is "
+                "not",
                 fix="set LABEL_STUDIO_API_KEY in the environment or in .env",
             )
         return self.label_studio_api_key
@@ -468,6 +552,7 @@ def _default(name: str) -> Any:
 # Defaults of settings that steps also take as plain arguments (declared above, once).
 DEFAULT_PORT: int = _default("label_studio_port")
 DEFAULT_SYNC_BATCH_SIZE: int = _default("sync_batch_size")
+DEFAULT_PULL_PAGE_SIZE: int = _default("pull_page_size")
 DEFAULT_STANCE_TOP_K: int = _default("stance_top_k")
 DEFAULT_STANCE_MIN_SIMILARITY: float = _default("stance_min_similarity")
 DEFAULT_AGGREGATION: str = _default("aggregation")
@@ -516,6 +601,8 @@ def settings_table(settings: Settings | None = None) -> str:
         else:
             value = getattr(settings, name)
             shown = "(set)" if isinstance(value, SecretStr) and value else value
+            if isinstance(value, str) and "://" in value:
+                shown = redact_url(value)  # a database or server URL may carry a password
             rows.append(f"{env_name(name)}={shown}\n    {info.description}; {expect}")
     if settings is None:
         return "\n".join(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
 
 from builder.core.config import ADJUDICATION_SUFFIX
-from builder.core.scheme import CLAIM, STANCE, Question
+from builder.core.scheme import CLAIM, LABELED_TEXT, STANCE, Question
 
 if TYPE_CHECKING:
     from builder.core.config import Settings
@@ -82,7 +82,13 @@ class Project:
         body = [line for element in view for line in _element(element)]
         body.append(f'  <Header value={quoteattr(self.question.prompt)} size="5"/>')
         question = self.question
-        lines = ["<View>", *body, *_choices(question, "text"), *_guidelines(question), "</View>"]
+        lines = [
+            "<View>",
+            *body,
+            *_choices(question, LABELED_TEXT),
+            *_guidelines(question),
+            "</View>",
+        ]
         return "\n".join(lines) + "\n"
 
     def sync_state_file(self, adjudication: bool = False) -> str:
@@ -130,7 +136,7 @@ def choice_result(project: str, label: str) -> list[dict[str, Any]]:
     return [
         {
             "from_name": PROJECTS[project].question.name,
-            "to_name": "text",
+            "to_name": LABELED_TEXT,
             "type": "choices",
             "value": {"choices": [label]},
         }

@@ -31,6 +31,8 @@ class Report:
     unchanged: bool = False  # nothing changed since the last run: nothing was done
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # bad input, each with where and why
+    # What the user must act on though the step finished (e.g. duplicate tasks): exit non-zero.
+    failures: list[str] = field(default_factory=list)
     emit: Emit = field(default=_quiet, repr=False, compare=False)
     started: float = field(default_factory=time.monotonic, repr=False, compare=False)
 
@@ -47,6 +49,11 @@ class Report:
         self.problems.append(str(problem))
         self.emit(f"bad input: {problem}", True)
 
+    def fail(self, line: str) -> None:
+        """Something the user must act on: said as a warning, and the command exits non-zero."""
+        self.failures.append(line)
+        self.warn(line)
+
     def drop(self, reason: str, count: int = 1) -> None:
         if count:
             self.dropped[reason] = self.dropped.get(reason, 0) + count
@@ -57,7 +64,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.problems else 0
+        return 1 if self.problems or self.failures else 0
 
     def summary(self) -> str:
         """One line: the counts, what was written, how long it took."""
@@ -83,6 +90,7 @@ class Report:
             "seconds": self.seconds,
             "unchanged": self.unchanged,
             "problems": len(self.problems),
+            "failures": len(self.failures),
         }
 
     def save(self, state_dir: Path) -> None:

@@ -92,9 +92,27 @@ def question_for(project: str) -> Question:
     return QUESTIONS[project]
 
 
+# The <Text> element every question's choices label (its `name`): an annotation's result item
+# whose `to_name` is anything else labels nothing the annotator was shown.
+LABELED_TEXT = "text"
+
+
 # JSON Schemas ------------------------------------------------------------------------------
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+
+def whole(body: str) -> str:
+    r"""A JSON Schema pattern that must match the whole string.
+
+    JSON Schema patterns are ECMA-262, where `$` is the end of the input; Python's `re`, which
+    jsonschema uses, also matches `$` before a final newline, so `^abc$` accepts "abc\n".
+    `(?!\n)` after the `$` closes that gap and means the same in ECMA and Python.
+    """
+    return f"^(?:{body})$(?!\\n)"
+
+
+ID_PATTERN = whole(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+DATE_PATTERN = whole(r"\d{4}-\d{2}-\d{2}")
+LANGUAGE_PATTERN = whole(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 ARTICLE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -107,10 +125,10 @@ ARTICLE_SCHEMA: dict[str, Any] = {
         "id": {"type": "string", "pattern": ID_PATTERN},
         "text": {"type": "string", "pattern": r"\S"},
         "title": {"type": ["string", "null"]},
-        "date": {"type": ["string", "null"], "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+        "date": {"type": ["string", "null"], "format": "date", "pattern": DATE_PATTERN},
         "source": {"type": ["string", "null"]},
         "url": {"type": ["string", "null"]},
-        "language": {"type": ["string", "null"], "pattern": r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"},
+        "language": {"type": ["string", "null"], "pattern": LANGUAGE_PATTERN},
         "story_id": {"type": ["string", "null"], "pattern": ID_PATTERN},
     },
 }
@@ -127,7 +145,7 @@ CLAIM_SCHEMA: dict[str, Any] = {
         "claim_id": {"type": "string", "pattern": ID_PATTERN},
         "text": {"type": "string", "pattern": r"\S"},
         "story_id": {"type": "string", "pattern": ID_PATTERN},
-        "date": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+        "date": {"type": "string", "format": "date", "pattern": DATE_PATTERN},
         "source": {"type": "string"},
     },
     "anyOf": [{"required": ["story_id"]}, {"required": ["date"]}],
@@ -142,7 +160,7 @@ CONTROL_SCHEMA: dict[str, Any] = {
     "required": ["sentence_id", "claim"],
     "additionalProperties": False,
     "properties": {
-        "sentence_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,200}$"},
+        "sentence_id": {"type": "string", "pattern": whole(r"[A-Za-z0-9][A-Za-z0-9_-]{0,200}")},
         "claim": {"enum": CLAIM.names},
         "note": {"type": "string"},
     },

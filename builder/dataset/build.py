@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
+import os
+import re
+import secrets
 import shutil
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder import __version__
-from builder.core.atomic import replace_dir, write_json, write_jsonl, write_text
-from builder.core.config import Settings
+from builder.core.atomic import (
+    recover_dir,
+    replace_dir,
+    write_json,
+    write_jsonl,
+    write_new,
+    write_text,
+)
+from builder.core.config import PULLS_DIR, Settings
 from builder.core.errors import BuilderError
 from builder.core.features import features_for
 from builder.core.projects import CLAIMS, PROJECTS
@@ -52,6 +64,9 @@ from builder.labels.records import project_records, pull_paths, pull_summary
 from builder.tasks.claims import claim_tasks
 
 SPLITS = ("train", "test")
+# Written into every dataset folder the builder makes: only a folder with it is ever replaced.
+MARKER = ".made-by-factcheck-builder"
+_STAGING = re.compile(r"\.(?P<name>.+)\.staging-(?P<pid>\d+)-[0-9a-f]+")
 
 
 @dataclass
@@ -72,10 +87,40 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-@cache
-def pseudonym(annotator: str) -> str:
-    """A stable stand-in for an annotator's e-mail, so a published dataset carries no address."""
-    return "annotator-" + hashlib.sha256(annotator.encode("utf-8")).hexdigest()[:10]
+def pseudonym_key(settings: Settings) -> bytes:
+    """The project's secret for annotator pseudonyms: made once, kept beside the project
+    (git-ignored, readable by its owner only), never exported."""
+    path = settings.pseudonym_key_path
+    if not path.is_file():
+        # Another run may make it first: then that one is used.
+        with contextlib.suppress(FileExistsError):
+            write_new(path, (secrets.token_hex(32) + "\n").encode("ascii"))
+    key = path.read_bytes().strip()
+    if len(key) < 32:
+        raise BuilderError(
+            f"{path} holds no usable secret ({len(key)} bytes)",
+            fix="restore it from a backup (a new secret gives every annotator a new "
+            "pseudonym), or delete it to make a new one",
+        )
+    return key
+
+
+class Pseudonyms:
+    """Stable stand-ins for annotators' e-mails, so a published dataset carries no address.
+
+    A keyed hash (HMAC-SHA256): without the project's secret, knowing the team's addresses
+    does not tell which pseudonym is whose, as a plain hash of the address would.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._known: dict[str, str] = {}
+
+    def __call__(self, annotator: str) -> str:
+        if annotator not in self._known:
+            digest = hmac.new(self._key, annotator.encode("utf-8"), hashlib.sha256).hexdigest()
+            self._known[annotator] = "annotator-" + digest[:12]
+        return self._known[annotator]
 
 
 def claims_rows(
@@ -138,7 +183,10 @@ def claims_rows(
 
 
 def annotation_rows(
-    records: list[dict[str, Any]], story_of_item: dict[str, str], report: Report | None = None
+    records: list[dict[str, Any]],
+    story_of_item: dict[str, str],
+    pseudonym: Pseudonyms,
+    report: Report | None = None,
 ) -> list[dict[str, Any]]:
     """One row per accepted annotation of an item of the dataset's corpus (counted otherwise)."""
     rows = []
@@ -200,7 +248,7 @@ def provenance(settings: Settings) -> dict[str, Any]:
             exports_used[name] = {
                 "file": summary["snapshot"],
                 "files": {
-                    snapshot: sha256_file(settings.exports_dir / "pulls" / snapshot)
+                    snapshot: sha256_file(settings.exports_dir / PULLS_DIR / snapshot)
                     for snapshot in summary.get("snapshots", [summary["snapshot"]])
                 },
                 "project_id": summary["project_id"],
@@ -236,10 +284,90 @@ def read_manifest(dataset_dir: Path) -> dict[str, Any]:
         return {}
 
 
+def _is_ours(folder: Path) -> bool:
+    if (folder / MARKER).is_file():
+        return True
+    # Builds made before the marker existed: a manifest with the builder's own keys.
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"builder_version", "scheme", "splits"} <= set(manifest)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def tidy_exports(settings: Settings) -> list[str]:
+    """Clear what a killed build left under exports/; say what was done.
+
+    A build killed between its two renames left the previous dataset aside: it is put back.
+    Staging folders of builds whose process is gone are removed.
+    """
+    done = []
+    target = settings.dataset_dir
+    old = target.with_name(f".{target.name}.old")
+    if old.exists() and _is_ours(old):
+        message = recover_dir(target)
+        if message:
+            done.append(message)
+    if settings.exports_dir.is_dir():
+        for folder in sorted(settings.exports_dir.glob(f".{settings.dataset_name}.staging-*")):
+            found = _STAGING.fullmatch(folder.name)
+            same_name = found is not None and found["name"] == settings.dataset_name
+            if same_name and not _process_alive(int(found["pid"])):
+                shutil.rmtree(folder, ignore_errors=True)
+                done.append(f"removed {folder}, left by a build that was stopped")
+    return done
+
+
+def check_owned(target: Path) -> None:
+    """Refuse to replace a folder the builder did not make."""
+    if target.exists() and not _is_ours(target):
+        raise BuilderError(
+            f"{target} exists and was not made by the dataset builder (no {MARKER} in it); "
+            "building would replace it",
+            fix="move that folder away, or set DATASET_NAME to another name",
+        )
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
 def previous_splits(dataset_dir: Path) -> dict[str, Any]:
-    """The "splits" part of the dataset's last manifest ({} when there is none or it is broken)."""
-    splits = read_manifest(dataset_dir).get("splits")
-    return splits if isinstance(splits, dict) else {}
+    """The "splits" part of the dataset's last manifest ({} when there is none)."""
+    manifest = dataset_dir / "manifest.json"
+    if not manifest.is_file():
+        return {}
+    try:
+        splits = json.loads(manifest.read_text(encoding="utf-8"))["splits"]
+        if isinstance(splits, dict):
+            return splits
+    except (ValueError, KeyError, TypeError):
+        pass
+    # A damaged manifest: the last build's data files say where each story went.
+    stories: dict[str, str] = {}
+    for path in sorted(dataset_dir.glob("data/*/*.parquet")):
+        split = path.name.split("-")[0]
+        try:
+            column = pq.read_table(path, columns=["story_id"]).column("story_id").to_pylist()
+        except (OSError, KeyError, ValueError, pa.ArrowException):
+            continue
+        stories.update(dict.fromkeys(column, split))
+    print(
+        f"warning: {manifest} is damaged; the last build's splits were read from its data "
+        f"files ({len(stories)} stories)",
+        file=sys.stderr,
+    )
+    return {"by": "split_group", "stories": stories} if stories else {}
 
 
 @dataclass
@@ -376,6 +504,14 @@ def build_dataset(
     `inputs`, the key of clean inputs that lets the next build say "nothing changed".
     """
     controls = controls or {}
+    target = settings.dataset_dir
+    for message in tidy_exports(settings):
+        if report is not None:
+            report.warn(message)
+        else:
+            print(message, file=sys.stderr)
+    check_owned(target)
+    pseudonym = Pseudonyms(pseudonym_key(settings))
     claim_records = project_records(settings, "claims")
     claim_labels, claim_competences = aggregate_with_competences(
         claim_records, settings.aggregation, settings.min_posterior
@@ -399,7 +535,7 @@ def build_dataset(
         article_of_item.update(stance.article_of_pair)
         records += stance.records
         unresolved["stance"] = stance.unresolved
-    rows["annotations"] = annotation_rows(records, story_of_item, report)
+    rows["annotations"] = annotation_rows(records, story_of_item, pseudonym, report)
     if report is not None:
         report.read += len(tasks) + len(records) + (len(stance.story_of_pair) if stance else 0)
         report.kept += sum(len(config_rows) for config_rows in rows.values())
@@ -410,9 +546,13 @@ def build_dataset(
     plan = plan_splits(settings, corpus, rows, article_of_item, controls, accept_imbalance)
     group_of, assignment = plan.group_of, plan.assignment
 
-    staging = settings.exports_dir / f".{settings.dataset_name}.staging-{uuid.uuid4().hex[:8]}"
+    # The pid in the name tells a later run whether this build is still going (tidy_exports).
+    staging = settings.exports_dir / (
+        f".{settings.dataset_name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    )
     try:
         staging.mkdir(parents=True)
+        write_json(staging / MARKER, {"made_by": "fact-check dataset builder"}, shared=True)
         counts: dict[str, dict[str, Any]] = {}
         baselines: dict[str, dict[str, Any]] = {}
         for config, config_rows in rows.items():
@@ -441,13 +581,18 @@ def build_dataset(
             "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
             **(sources or provenance(settings)),
             **({"inputs": inputs} if inputs else {}),
+            # What `datasets` keys its cache on comes from the card: these put each build's
+            # content there (card.py), so a rebuild is never served from an older one's cache.
+            "data_files": {
+                path.relative_to(staging).as_posix(): file_digest(path)
+                for path in sorted((staging / "data").rglob("*.parquet"))
+            },
             "counts": counts,
             "unresolved": unresolved,
             "splits": plan.manifest,
             "leakage": leakage.summary,
         }
-        write_jsonl(staging / leakage.summary["file"], leakage.findings)
-        write_json(staging / "manifest.json", manifest)
+        write_jsonl(staging / leakage.summary["file"], leakage.findings, shared=True)
         per_project = {"claims": claim_records}
         if stance is not None:
             per_project["stance"] = stance.records
@@ -478,9 +623,10 @@ def build_dataset(
             staging / "annotator_confusion.png",
             {p: confusion for p, (_, confusion) in figures.items()},
         )
-        write_json(staging / "manifest.json", manifest)
-        write_text(staging / "README.md", render_card(settings.dataset_name, manifest))
-        replace_dir(staging, settings.dataset_dir)
+        # Shared like the parquet files: the card and manifest travel with the data.
+        write_json(staging / "manifest.json", manifest, shared=True)
+        write_text(staging / "README.md", render_card(settings.dataset_name, manifest), shared=True)
+        replace_dir(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging)

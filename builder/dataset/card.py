@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import yaml
@@ -48,10 +49,29 @@ def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
             # load_dataset(path) with no config name loads this one.
             declared["default"] = True
         configs.append(declared)
+        files = {
+            path: digest
+            for path, digest in manifest.get("data_files", {}).items()
+            if path.startswith(f"data/{config}/")
+        }
+        # `datasets` keys its cache of a local folder on this YAML (and the folder's name),
+        # not on the files: the split sizes and a checksum of the data files make every
+        # build's entry its own, so load_dataset never returns an older build. It checks
+        # num_examples against what it reads, too.
+        content = hashlib.sha256(
+            "".join(f"{p}\0{d['sha256']}\n" for p, d in sorted(files.items())).encode()
+        ).hexdigest()
         infos.append(
             {
                 "config_name": config,
+                "description": f"{config} rows of this build; data files sha256 {content}",
                 "features": features_for(config)._to_yaml_list(),
+                "splits": [
+                    {"name": split, "num_examples": counts[split]}
+                    for split in splits
+                    if split in counts
+                ],
+                "download_size": sum(d["bytes"] for d in files.values()),
             }
         )
     claims = manifest["counts"].get(DEFAULT_CONFIG, {})
@@ -364,7 +384,7 @@ def render_card(
         )
     lines += [
         "- `annotations`: one row per accepted annotation, for disagreement studies. Annotators "
-        "are pseudonymised (`annotator-<hash>`).",
+        "are pseudonymised (`annotator-<keyed hash>`; the key stays with the project).",
         "",
         "## Labels",
         "",

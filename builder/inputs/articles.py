@@ -12,8 +12,10 @@ from jsonschema import Draft202012Validator
 
 from builder.core.scheme import ARTICLE_SCHEMA
 
-# Files in raw/ that hold something other than articles (user claims, control items).
-RESERVED_FILES = frozenset({"claims.jsonl", "controls.jsonl"})
+# Files in raw/ that hold something other than articles (user claims, control items, story
+# corrections).
+RESERVED_FILES = frozenset({"claims.jsonl", "controls.jsonl", "stories.jsonl"})
+ARTICLE_SUFFIXES = (".txt", ".jsonl")
 DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\s")
 
 _validator = Draft202012Validator(
@@ -163,14 +165,44 @@ def raw_files(raw_dir: Path, reserved: frozenset[str] = RESERVED_FILES) -> list[
         for p in raw_dir.iterdir()
         if p.is_file()
         and not p.name.startswith(".")
-        and p.suffix in (".txt", ".jsonl")
+        and p.suffix in ARTICLE_SUFFIXES
         and p.name not in reserved
     )
 
 
+def unread_files(raw_dir: Path) -> list[Problem]:
+    """What sits in raw/ that no step reads, so it is not dropped without a word.
+
+    Hidden files (an editor's, .gitkeep) are left alone.
+    """
+    if not raw_dir.is_dir():
+        return []
+    problems = []
+    for path in sorted(raw_dir.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_dir():
+            reason = "a folder: not read (articles are files directly in raw/)"
+        elif path.suffix in ARTICLE_SUFFIXES or path.name in RESERVED_FILES:
+            continue
+        elif path.suffix.lower() in ARTICLE_SUFFIXES:
+            reason = f"not read: an article file's name ends in lower-case {path.suffix.lower()}"
+        else:
+            reason = (
+                "not read: articles are .txt or .jsonl files ("
+                + " and ".join(sorted(RESERVED_FILES))
+                + " have their own steps); move other files out of raw/"
+            )
+        problems.append(Problem(str(path), None, reason))
+    return problems
+
+
 def load_articles(raw_dir: Path) -> Loaded:
-    """Every valid article of raw/, in file order; each bad file or line is a Problem."""
-    return load_article_files(raw_files(raw_dir))
+    """Every valid article of raw/, in file order; each bad file or line is a Problem, and so
+    is a file of raw/ that nothing reads."""
+    loaded = load_article_files(raw_files(raw_dir))
+    loaded.problems = unread_files(raw_dir) + loaded.problems
+    return loaded
 
 
 def load_article_files(paths: list[Path]) -> Loaded:

@@ -18,6 +18,7 @@ class _Rules:
     starters: frozenset[str]  # lower-cased words that typically open a sentence
     reporting_verbs: frozenset[str]  # '"Why?" Austin asked.' is one sentence
     ordinals: bool  # "12. Juni": a small number with a period is an ordinal, not an end
+    cjk: bool = False  # "。！？" end a sentence with no space after them
 
 
 def _rules(
@@ -27,12 +28,17 @@ def _rules(
     starters: str,
     reporting_verbs: str = "",
     ordinals: bool = False,
+    cjk: bool = False,
 ) -> _Rules:
     abbreviations = dict.fromkeys(maybe_end.split(), _MAYBE_END)
     abbreviations.update(dict.fromkeys(before_number.split(), _BEFORE_NUMBER))
     abbreviations.update(dict.fromkeys(titles.split(), _TITLE))
     return _Rules(
-        abbreviations, frozenset(starters.split()), frozenset(reporting_verbs.split()), ordinals
+        abbreviations,
+        frozenset(starters.split()),
+        frozenset(reporting_verbs.split()),
+        ordinals,
+        cjk,
     )
 
 
@@ -93,6 +99,10 @@ _RULES: dict[str, _Rules] = {
         starters="de het een hij zij ze we wij ik in op maar en dat dit deze die er toen ook "
         "volgens na voor bij met van als of niet geen",
     ),
+    # Chinese and Japanese: full-width stops, no spaces between sentences. (Arabic's "؟" and
+    # Urdu's "۔" are stops in every language, like "?" and ".": English rules serve there.)
+    "zh": _rules(titles="", before_number="", maybe_end="", starters="", cjk=True),
+    "ja": _rules(titles="", before_number="", maybe_end="", starters="", cjk=True),
 }
 SUPPORTED_LANGUAGES: frozenset[str] = frozenset(_RULES)
 
@@ -103,7 +113,7 @@ SUPPORTED_LANGUAGES: frozenset[str] = frozenset(_RULES)
 # when no domain or e-mail address goes on after it. The lookbehind lets a run of stops be tried
 # only from its first character, so a long run costs linear time.
 _CANDIDATE = re.compile(
-    r"(?P<stop>[.!?…](?<![.!?…].)(?:(?<=\.)(?: \.){2,}|[.!?…]*))"
+    r"(?P<stop>[.!?…؟۔](?<![.!?…؟۔].)(?:(?<=\.)(?: \.){2,}|[.!?…؟۔]*))"
     r"(?:(?P<close>(?:[\"'”’“‘»«›‹)\]}]|[ \xa0\u202f][»›](?!\S))*)(?:\s+|\Z)"
     r"|(?<=[a-z]{2}\.)(?=[A-Z][a-z]+[^\w\s]*(?!\S)))"
 )
@@ -116,6 +126,16 @@ _BULLETS = "•⁃▪◦‣"
 _OPENERS = "\"'“‘„‚«»‹›([{¿¡"
 _EDGES = _OPENERS + "”’)]}" + _BULLETS
 _ITEM_HEAD = re.compile(r"(\d{1,2}|[a-z])(\.\)|\)|\.)\s")
+# A run of full-width stops and the closing quotes or brackets after it (Chinese, Japanese).
+_CJK_STOP = re.compile(r"[。！？｡]+[」』）〕】》〉\"”’)\]]*")
+_SPACE = re.compile(r"\s*")
+# What follows the period of a name written with one ("Amazon.Com", "Yahoo.Inc"): a domain's
+# or a company's ending, not a sentence glued to the last one ("left.Then").
+_TOKEN_ENDINGS = frozenset(
+    {"com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "uk", "de", "fr",
+     "nl", "es", "eu", "ch", "at", "au", "ca", "cn", "jp", "ru", "tv", "fm", "ai", "app", "dev",
+     "inc", "corp", "ltd", "llc", "plc", "gmbh", "ag", "sa"}
+)  # fmt: skip
 
 
 def _rules_for(language: str) -> _Rules:
@@ -189,8 +209,15 @@ def split_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
         stop, close = candidate.groups()
         stop_start = candidate.start()
         if close is None:
+            # A period between two words with no space: "left.Then", "Amazon.Com", a URL.
             word = _word_before(text, start, stop_start)
-            if "/" in word or "@" in word or word.strip(_EDGES).lower() in abbreviations:
+            glued = _WORD.match(text, after)[0].lower()
+            if "/" in word or "@" in word:
+                # Inside a URL or an address ("/News.Today"), unless what follows plainly
+                # opens a sentence: "…/news.The report said" does not swallow the next one.
+                if glued not in rules.starters:
+                    continue
+            elif word.strip(_EDGES).lower() in abbreviations or glued in _TOKEN_ENDINGS:
                 continue
             cuts.append((after, after))
             sentence_start = after
@@ -203,7 +230,7 @@ def split_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
         if first.islower():
             continue
         word = _word_before(text, start, stop_start)
-        if "!" in stop or "?" in stop:
+        if "!" in stop or "?" in stop or "؟" in stop:
             if first in "-–—":
                 continue
             if close and rules.reporting_verbs:
@@ -252,6 +279,17 @@ def split_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
                 continue  # a free-standing "..." or "…" between words
         cuts.append((stop_start + len(stop) + len(close), after))
         sentence_start = after
+
+    if rules.cjk:
+        for cjk_stop in _CJK_STOP.finditer(text, start, end):
+            sentence_end = cjk_stop.end()
+            if sentence_end >= end:
+                break
+            # 「本当？」と彼は言った。: a quotation the sentence goes on after (と, って quote).
+            if cjk_stop[0][-1] not in "。！？｡" and text[sentence_end] in "とっ":
+                continue
+            cuts.append((sentence_end, _SPACE.match(text, sentence_end, end).end()))
+        cuts.sort()
 
     if item_starts:
         by_start = {next_start: sentence_end for sentence_end, next_start in cuts}

@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pydantic
 
 # The generated base client, not `label_studio_sdk.LabelStudio`: that one's extensions load
 # pandas and the label-interface models at import (about 0.5 s of every command's start).
@@ -24,7 +26,18 @@ from builder.core.errors import BuilderError
 # Imports and exports of large projects take far longer than the SDK's 60 s default.
 TIMEOUT_SECONDS = 900
 PAGE_SIZE = 5000
+# Set by `make bench`: where to log every request's time (see time_requests; a setting).
+REQUEST_LOG = "BUILDER_REQUEST_LOG"
+# The view of an earlier version of the builder, reused and renamed if an interrupted pull left it.
 CHANGED_VIEW_TITLE = "builder: changed since the last pull"
+# What an export snapshot's status can be (Label Studio's data_export ConvertedFormat Status).
+EXPORT_STATES = frozenset({"created", "in_progress", "completed", "failed"})
+PULL_VIEW_TITLE = "builder: pull"
+
+
+def _filter(name: str, operator: str, kind: str, value: Any) -> dict[str, Any]:
+    """One item of a Data Manager view's filters."""
+    return {"filter": name, "operator": operator, "type": kind, "value": value}
 
 
 @dataclass(frozen=True)
@@ -40,17 +53,45 @@ class ProjectInfo:
     show_predictions: bool = True
 
 
+NOT_LABEL_STUDIO_FIX = (
+    "check LABEL_STUDIO_URL (or LABEL_STUDIO_PORT for the local server): it must be the address "
+    "of a Label Studio server, not of a proxy's login page or another service"
+)
+
+
+class UnexpectedAnswer(BuilderError):
+    """The server answered, but not as Label Studio does."""
+
+    def __init__(self, url: str, what: str) -> None:
+        super().__init__(
+            f"the server at {url} does not answer like Label Studio: {what}",
+            fix=NOT_LABEL_STUDIO_FIX,
+        )
+
+
 @contextmanager
 def plain_errors(url: str) -> Iterator[None]:
-    """Turn transport and API failures into BuilderErrors that say the cause and the fix."""
+    """Turn transport and API failures into BuilderErrors that say the cause and the fix.
+
+    An answer of the wrong shape (HTML where JSON belongs, a list where an object belongs,
+    a missing field) shows up as a KeyError, TypeError or the like where it is read: inside
+    this block that is the server's fault, and said so, not a traceback.
+    """
     try:
         yield
+    except BuilderError:
+        raise
     except httpx.TransportError as exc:
         raise BuilderError(
             f"cannot reach Label Studio at {url} ({type(exc).__name__})",
             fix="start the local one with `make labelstudio`, or check LABEL_STUDIO_URL",
         ) from None
     except ApiError as exc:
+        if exc.status_code is not None and 200 <= exc.status_code < 300:
+            # The SDK raises ApiError with the success status when the body is not JSON.
+            raise UnexpectedAnswer(
+                url, f"HTTP {exc.status_code} with a body that is not JSON: {_excerpt(exc.body)}"
+            ) from None
         if exc.status_code in (401, 403):
             raise BuilderError(
                 f"Label Studio at {url} refused the API key (HTTP {exc.status_code})",
@@ -61,6 +102,20 @@ def plain_errors(url: str) -> Iterator[None]:
         raise BuilderError(
             f"Label Studio at {url} answered HTTP {exc.status_code}: {body}"
         ) from None
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        # pydantic's ValidationError is a ValueError: the SDK's models refused the answer.
+        kind = "answer refused by the SDK" if isinstance(exc, pydantic.ValidationError) else None
+        raise UnexpectedAnswer(
+            url,
+            f"{kind or 'an answer of an unexpected shape'} ({type(exc).__name__}: "
+            f"{_excerpt(str(exc))})",
+        ) from None
+
+
+def _excerpt(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = " ".join(text.split())
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))
 
 
 def data_manager_time(when: str) -> str:
@@ -73,14 +128,50 @@ def data_manager_time(when: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def time_requests(client: httpx.Client, log: Path) -> None:
+    """Append every request's method, path and seconds until its answer came to `log` (JSONL).
+
+    `make bench` reads it for the slowest single request, the one a proxy's timeout would cut.
+    Only the path is written: never a header, so never the API key.
+    """
+
+    def started(request: httpx.Request) -> None:
+        request.extensions["builder_started"] = time.perf_counter()
+
+    def answered(response: httpx.Response) -> None:
+        began = response.request.extensions.get("builder_started", time.perf_counter())
+        line = {
+            "method": response.request.method,
+            "path": response.request.url.path,
+            "status": response.status_code,
+            "seconds": round(time.perf_counter() - began, 4),
+        }
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+    client.event_hooks["request"].append(started)
+    client.event_hooks["response"].append(answered)
+
+
 class LabelStudioClient:
     """What the builder needs from a Label Studio server, nothing more."""
 
     def __init__(self, settings: Settings) -> None:
-        self.url = settings.server_url
+        # What messages, state and reports show: a password in LABEL_STUDIO_URL never is.
+        self.url = settings.server_url_shown
+        if settings.uses_local_server:
+            # The local API key goes only to the server `make labelstudio` started.
+            from builder.labelstudio.server import verify_local
+
+            verify_local(settings)
         self._sdk = LabelStudioBase(
-            base_url=self.url, api_key=settings.api_key.reveal(), timeout=TIMEOUT_SECONDS
+            base_url=settings.server_url,
+            api_key=settings.api_key.reveal(),
+            timeout=TIMEOUT_SECONDS,
         )
+        log = settings.builder_request_log
+        if log:
+            time_requests(self._sdk._client_wrapper.httpx_client.httpx_client, Path(log))
 
     def _call(
         self,
@@ -111,12 +202,26 @@ class LabelStudioClient:
             raise ApiError(
                 status_code=response.status_code, headers=dict(response.headers), body=detail
             )
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("content-type", "no content type")
+            raise UnexpectedAnswer(
+                self.url,
+                f"{method} /{path} gave HTTP {response.status_code} with {kind}, not JSON: "
+                f"{_excerpt(response.text)}",
+            ) from None
 
     def check(self) -> None:
         """Fail early, and plainly, if the server is down or the key is refused."""
         with plain_errors(self.url):
-            self._call("GET", "api/projects", {"page_size": 1, "include": "id"})
+            listed = self._call("GET", "api/projects", {"page_size": 1, "include": "id"})
+        if not isinstance(listed, dict) or not isinstance(listed.get("results"), list):
+            raise UnexpectedAnswer(
+                self.url, f"GET /api/projects gave {_excerpt(listed)}, not a list of projects"
+            )
 
     # Projects ------------------------------------------------------------------------------
     @staticmethod
@@ -135,6 +240,12 @@ class LabelStudioClient:
         )
 
     def find_project(self, title: str) -> ProjectInfo | None:
+        """The oldest project of this title, or None."""
+        found = self.find_projects(title)
+        return self.project(found[0]) if found else None
+
+    def find_projects(self, title: str) -> list[int]:
+        """The ids of every project titled exactly `title`, oldest first."""
         matches = []
         with plain_errors(self.url):
             page = 1
@@ -147,14 +258,25 @@ class LabelStudioClient:
                 if not listed.get("next"):
                     break
                 page += 1
-        if not matches:
-            return None
-        # Two projects of one title would make "the" project ambiguous: take the oldest.
-        return self.project(min(p["id"] for p in matches))
+        return sorted(p["id"] for p in matches)
 
     def project(self, project_id: int) -> ProjectInfo:
         with plain_errors(self.url):
             return self._info(self._call("GET", f"api/projects/{project_id}"))
+
+    def project_or_none(self, project_id: int) -> ProjectInfo | None:
+        """The project with this id, or None if the server has none (deleted)."""
+        with plain_errors(self.url):
+            try:
+                return self._info(self._call("GET", f"api/projects/{project_id}"))
+            except ApiError as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+
+    def delete_project(self, project_id: int) -> None:
+        with plain_errors(self.url):
+            self._call("DELETE", f"api/projects/{project_id}")
 
     def create_project(
         self, title: str, label_config: str, description: str, maximum_annotations: int = 1
@@ -182,20 +304,33 @@ class LabelStudioClient:
     # Tasks ---------------------------------------------------------------------------------
     def task_keys(self, project_id: int, key: str) -> dict[int, str | None]:
         """task id -> the value of data[key] for every task of the project (the server's truth)."""
-        keys: dict[int, str | None] = {}
-        params: dict[str, Any] = {"project": project_id, "include": "id,data"}
+        return {task["id"]: (task.get("data") or {}).get(key) for task in self.tasks(project_id)}
+
+    def tasks(self, project_id: int, include: str = "id,data") -> list[dict[str, Any]]:
+        """Every task of the project with the `include` fields, in pages."""
+        found: dict[int, dict[str, Any]] = {}
+        params: dict[str, Any] = {"project": project_id, "include": include}
         with plain_errors(self.url):
             for page in itertools.count(1):
                 listed = self._call(
                     "GET", "api/tasks", {**params, "page": page, "page_size": PAGE_SIZE}
                 )
                 tasks = listed.get("tasks") or []
-                for task in tasks:
-                    keys[task["id"]] = (task.get("data") or {}).get(key)
+                found.update({task["id"]: task for task in tasks})
                 # A page past the last one answers 404, so stop on the total too.
-                if len(tasks) < PAGE_SIZE or len(keys) >= int(listed.get("total") or 0):
+                if len(tasks) < PAGE_SIZE or len(found) >= int(listed.get("total") or 0):
                     break
-        return keys
+        return list(found.values())
+
+    def task_work(self, task_id: int) -> int:
+        """How many annotations (skips included) and drafts the task has now."""
+        with plain_errors(self.url):
+            task = self._call("GET", f"api/tasks/{task_id}")
+        return len(task.get("annotations") or []) + len(task.get("drafts") or [])
+
+    def delete_task(self, task_id: int) -> None:
+        with plain_errors(self.url):
+            self._call("DELETE", f"api/tasks/{task_id}")
 
     def task_data(self, project_id: int) -> dict[int, dict[str, Any]]:
         """task id -> its data, for every task of the project."""
@@ -230,7 +365,10 @@ class LabelStudioClient:
         params = {"return_task_ids": True, "commit_to_project": True}
         with plain_errors(self.url):
             imported = self._call("POST", f"api/projects/{project_id}/import", params, tasks)
-        return list(imported.get("task_ids") or [])
+            task_ids = imported["task_ids"]
+            if not isinstance(task_ids, list):
+                raise TypeError(f"task_ids is {task_ids!r}")
+            return task_ids
 
     # Predictions ---------------------------------------------------------------------------
     def model_versions(self, project_id: int) -> dict[str, int]:
@@ -259,43 +397,83 @@ class LabelStudioClient:
         return int((deleted or {}).get("deleted_predictions", 0))
 
     # Annotations ---------------------------------------------------------------------------
-    def _changed_view(self, project_id: int, since: str) -> int:
-        """A Data Manager view of the tasks updated after `since`, made once and then reused."""
+    def _pull_view(self, project_id: int, filters: list[dict[str, Any]], view_id: int = 0) -> int:
+        """A Data Manager view of the project's tasks in id order, with these filters.
+
+        Made once per pull (a leftover of an interrupted pull is reused) and then updated.
+        """
         data = {
-            "title": CHANGED_VIEW_TITLE,
-            "filters": {
-                "conjunction": "and",
-                "items": [
-                    {
-                        "filter": "filter:tasks:updated_at",
-                        "operator": "greater",
-                        "type": "Datetime",
-                        "value": data_manager_time(since),
-                    }
-                ],
-            },
+            "title": PULL_VIEW_TITLE,
+            "ordering": ["tasks:id"],
+            "filters": {"conjunction": "and", "items": filters},
         }
-        for view in self._sdk.views.list(project=project_id):
-            if (view.data or {}).get("title") == CHANGED_VIEW_TITLE:
-                self._sdk.views.update(view.id, data=data, project=project_id)
-                return view.id
+        if not view_id:
+            for view in self._sdk.views.list(project=project_id):
+                if (view.data or {}).get("title") in (PULL_VIEW_TITLE, CHANGED_VIEW_TITLE):
+                    view_id = view.id
+                    break
+        if view_id:
+            self._sdk.views.update(view_id, data=data, project=project_id)
+            return view_id
         return self._sdk.views.create(project=project_id, data=data).id
 
-    def export_snapshot(self, project_id: int, since: str | None = None) -> tuple[bytes, str]:
+    def _task_id_at(self, project_id: int, view_id: int, position: int) -> tuple[int, int]:
+        """The id of the view's task at `position` (0-based, in id order), and the view's size."""
+        params = {"project": project_id, "view": view_id, "include": "id", "page_size": 1}
+        listed = self._call("GET", "api/tasks", {**params, "page": position + 1})
+        return listed["tasks"][0]["id"], int(listed["total"])
+
+    def page_ranges(
+        self, project_id: int, view_id: int, page_size: int
+    ) -> list[tuple[int, int] | None]:
+        """Inclusive task-id ranges of at most `page_size` of the view's tasks each, in order;
+        [None] when they fit in one page (no range needed)."""
+        params = {"project": project_id, "view": view_id, "include": "id", "page_size": 1}
+        total = int(self._call("GET", "api/tasks", params)["total"])
+        if total <= page_size:
+            return [None]
+        # One small request per page: the task at each page's first position, and the last one.
+        starts = [self._task_id_at(project_id, view_id, k)[0] for k in range(0, total, page_size)]
+        last = self._task_id_at(project_id, view_id, total - 1)[0]
+        ends = [start - 1 for start in starts[1:]] + [last]
+        return list(zip(starts, ends, strict=True))
+
+    def export_pages(
+        self, project_id: int, page_size: int, since: str | None = None
+    ) -> Iterator[tuple[bytes, str]]:
         """The server's JSON export of the annotated tasks (only those changed after `since`,
-        an ISO time of the server's), with every kind of annotation; and the export's own time."""
+        an ISO time of the server's), with every kind of annotation, as pages of at most
+        `page_size` tasks in task-id order; each page with the export's own time.
+
+        The pages are task-id ranges fixed when the pull starts, so a task imported during the
+        pull waits for the next one, and no single request exports a project of any size.
+        """
+        base: list[dict[str, Any]] = []
+        if since is not None:
+            base.append(
+                _filter("filter:tasks:updated_at", "greater", "Datetime", data_manager_time(since))
+            )
         with plain_errors(self.url):
-            task_filter: dict[str, Any] = {"only_with_annotations": True}
-            view_id = None
-            if since is not None:
-                view_id = self._changed_view(project_id, since)
-                task_filter["view"] = view_id
+            view_id = self._pull_view(project_id, base)
             try:
-                return self._export(project_id, task_filter)
+                for bounds in self.page_ranges(project_id, view_id, page_size):
+                    if bounds is not None:
+                        low, high = bounds
+                        id_range = _filter(
+                            "filter:tasks:id", "in", "Number", {"min": low, "max": high}
+                        )
+                        self._pull_view(project_id, [*base, id_range], view_id)
+                    # One page (even an empty one: its time says where the next pull starts).
+                    yield self._export(project_id, {"only_with_annotations": True, "view": view_id})
             finally:
                 # The view would show up as a tab in the project's Data Manager: remove it.
-                if view_id is not None:
-                    self._sdk.views.delete(view_id)
+                self._sdk.views.delete(view_id)
+
+    def export_snapshot(self, project_id: int, since: str | None = None) -> tuple[bytes, str]:
+        """The whole export in one request (export_pages with one page), for small projects."""
+        pages = list(self.export_pages(project_id, 10**9, since))
+        [(data, created)] = pages
+        return data, created
 
     def _export(self, project_id: int, task_filter: dict[str, Any]) -> tuple[bytes, str]:
         """One export snapshot, waited for and downloaded."""
@@ -308,6 +486,10 @@ class LabelStudioClient:
         )
         deadline = time.monotonic() + TIMEOUT_SECONDS
         while export.status not in ("completed", "failed"):
+            if export.id is None or export.status not in EXPORT_STATES:
+                raise UnexpectedAnswer(
+                    self.url, f"an export of project {project_id} has status {export.status!r}"
+                )
             if time.monotonic() > deadline:
                 raise BuilderError(f"export {export.id} of project {project_id} timed out")
             time.sleep(0.1)
@@ -317,6 +499,8 @@ class LabelStudioClient:
         data = b"".join(
             self._sdk.projects.exports.download(project_id, export.id, export_type="JSON")
         )
+        # Our copy is the verbatim record; the server's would pile up, one per page and pull.
+        self._sdk.projects.exports.delete(project_id, export.id)
         # The server's clock, not ours, says from when the next pull must look.
         created = export.created_at.isoformat() if export.created_at else ""
         return data, created
@@ -358,12 +542,12 @@ class LabelStudioClient:
         """Ids of the users who answered or skipped the task (the task view lists skips too)."""
         with plain_errors(self.url):
             annotations = self._sdk.tasks.get(task_id).annotations or []
-        ids = []
-        for annotation in annotations:
-            who = (
-                annotation["completed_by"]
-                if isinstance(annotation, dict)
-                else annotation.completed_by
-            )
-            ids.append(who["id"] if isinstance(who, dict) else who)
-        return ids
+            ids = []
+            for annotation in annotations:
+                who = (
+                    annotation["completed_by"]
+                    if isinstance(annotation, dict)
+                    else annotation.completed_by
+                )
+                ids.append(who["id"] if isinstance(who, dict) else who)
+            return ids

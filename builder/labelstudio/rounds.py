@@ -16,15 +16,18 @@ from builder.inputs.articles import raw_files
 from builder.inputs.controls import load_controls
 from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.aggregate import aggregate
-from builder.labels.records import project_records, pulled_tasks
+from builder.labels.records import annotated_task_ids, project_records, pull_paths, pulled_tasks
 from builder.labelstudio.client import LabelStudioClient
 from builder.labelstudio.sync import (
     SyncState,
     ensure_project,
     inputs_fingerprint,
     nothing_to_do,
+    repair_duplicates,
     sync_tasks,
     tell,
+    tell_held,
+    tell_repair,
 )
 from builder.tasks.adjudicate import adjudications
 from builder.tasks.claims import claim_tasks
@@ -51,10 +54,22 @@ def _no_articles(settings: Settings) -> BuilderError:
 
 
 def sync_claims(
-    settings: Settings, report: Report, force_config: bool = False, progress: bool = True
+    settings: Settings,
+    report: Report,
+    force_config: bool = False,
+    progress: bool = True,
+    full: bool = False,
+    repair: bool = False,
+    reimport_deleted: bool = False,
 ) -> None:
     """New sentences of raw/ into claim tasks; "nothing changed" when raw/ and the project are
-    as the last sync left them."""
+    as the last sync left them.
+
+    `full` lists every task even if the project looks unchanged (finds edited data and
+    duplicates); `repair` first deletes duplicate tasks that have no annotations;
+    `reimport_deleted` imports again the sentences whose annotated task was deleted on the
+    server (otherwise held back, with a warning).
+    """
     files = raw_files(settings.raw_dir)
     if not files:
         raise _no_articles(settings)
@@ -65,6 +80,7 @@ def sync_claims(
         client = connect(settings)
         info = ensure_project(
             client,
+            settings.state_dir,
             CLAIMS,
             CLAIMS.title(settings),
             report,
@@ -83,10 +99,16 @@ def sync_claims(
         if corpus is not None and not corpus.articles:
             raise _no_articles(settings)
         client, info = connecting.result()
+    repaired = None
+    if repair:
+        repaired = repair_duplicates(client, info, CLAIMS.item_key)
+        info = client.project(info.id)
     if corpus is None:
-        if nothing_to_do(client, info, state_path, inputs):
+        fast = not (full or repair or reimport_deleted)
+        if fast and nothing_to_do(client, info, state_path, inputs):
             report.unchanged = True
             report.say(f"nothing new: raw/ and project {info.id} are as the last sync left them")
+            tell_held(report, SyncState.load(state_path).held, info.id)
             report.say(f"label them at {client.url}/projects/{info.id}/data")
             return
         corpus = load_corpus(settings)
@@ -99,7 +121,12 @@ def sync_claims(
         progress=progress,
         inputs="" if corpus.problems else inputs,
         batch_size=settings.sync_batch_size,
+        annotated_tasks=lambda: annotated_task_ids(pull_paths(settings, CLAIMS.name)),
+        full=full,
+        reimport_deleted=reimport_deleted,
     )
+    if repaired is not None:
+        tell_repair(report, repaired, info.id)
     tell(report, sync, client.url, "sentence")
 
 
@@ -110,8 +137,10 @@ def sync_stance(
     min_similarity: float | None = None,
     force_config: bool = False,
     progress: bool = True,
+    repair: bool = False,
 ) -> None:
-    """Check-worthy claims and the user's claims paired with other outlets' sentences, synced."""
+    """Check-worthy claims and the user's claims paired with other outlets' sentences, synced;
+    `repair` first deletes duplicate tasks that have no annotations."""
     corpus = report_corpus(report, load_corpus(settings))
     claims = load_user_claims(settings.raw_dir)
     for problem in claims.problems:
@@ -136,12 +165,15 @@ def sync_stance(
     client = connect(settings)
     info = ensure_project(
         client,
+        settings.state_dir,
         STANCE_PROJECT,
         STANCE_PROJECT.title(settings),
         report,
         force_config=force_config,
         annotations_per_task=settings.annotations_per_task,
     )
+    if repair:
+        tell_repair(report, repair_duplicates(client, info, STANCE_PROJECT.item_key), info.id)
     sync = sync_tasks(
         client,
         info,
@@ -150,8 +182,10 @@ def sync_stance(
         settings.state_dir / "sync" / STANCE_PROJECT.sync_state_file(),
         progress=progress,
         batch_size=settings.sync_batch_size,
+        annotated_tasks=lambda: annotated_task_ids(pull_paths(settings, STANCE_PROJECT.name)),
+        full=repair,
     )
-    tell(report, sync, client.url, "pair")
+    tell(report, sync, client.url, "pair", "stance")
 
 
 def send_adjudications(
@@ -186,6 +220,7 @@ def send_adjudications(
             continue
         info = ensure_project(
             client,
+            settings.state_dir,
             project,
             project.adjudication_title(settings),
             report,

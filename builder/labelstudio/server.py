@@ -14,7 +14,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+import psutil
 import requests
 
 from builder.core import atomic
@@ -43,7 +45,12 @@ _MISREAD = (
 )
 # Our client settings, never meant for the server.
 _CLIENT_VARS = ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY")
-_STARTED_AT = re.compile(r"Starting development server at https?://[^\s:/]+:(\d+)")
+# Django's development server, or gunicorn's master, says where it listens.
+_STARTED_AT = re.compile(
+    r"(?:Starting development server at|Listening at:) https?://[^\s:/]+:(\d+)"
+)
+# gunicorn's worker timeout defaults to 30 s: large imports and exports take minutes.
+GUNICORN_TIMEOUT = 900
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,43 @@ def label_studio_bin(settings: Settings | None = None) -> Path:
     return program
 
 
-def server_environment(data_dir: Path) -> dict[str, str]:
-    """The environment for a Label Studio process that keeps its state in `data_dir`."""
+def gunicorn_bin(program: Path | None = None) -> Path:
+    path = (program or label_studio_bin()).parent / "gunicorn"
+    if not path.is_file():
+        raise BuilderError(f"gunicorn is not installed: {path} is missing", fix="make install")
+    return path
+
+
+def database_environment(url: str) -> dict[str, str]:
+    """Label Studio's own settings for a PostgreSQL database given as a URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise BuilderError(
+            f"LABEL_STUDIO_DATABASE={redact(url)!r} is not a PostgreSQL URL",
+            fix="write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or unset it for SQLite",
+        )
+    return {
+        "DJANGO_DB": "default",
+        "POSTGRE_NAME": unquote(parts.path.strip("/")),
+        "POSTGRE_USER": unquote(parts.username or "postgres"),
+        "POSTGRE_PASSWORD": unquote(parts.password or ""),
+        "POSTGRE_HOST": parts.hostname or "localhost",
+        "POSTGRE_PORT": str(parts.port or 5432),
+    }
+
+
+def redact(url: str) -> str:
+    """A database URL fit to print: its password replaced by stars."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def server_environment(data_dir: Path, database: str = "") -> dict[str, str]:
+    """The environment for a Label Studio process that keeps its state in `data_dir`, and its
+    database there (SQLite) or in the PostgreSQL database of the URL `database`."""
     env = dict(os.environ)
     for name in _MISREAD:
         for key in (name, f"LABEL_STUDIO_{name}", f"HEARTEX_{name}"):
@@ -84,7 +126,13 @@ def server_environment(data_dir: Path) -> dict[str, str]:
         FRONTEND_SENTRY_DSN="",
         LABEL_STUDIO_COLLECT_ANALYTICS="false",
         LABEL_STUDIO_LATEST_VERSION_CHECK="false",
+        # Open sign-up would give anyone who reaches the port an account, every project's data
+        # and an API token: new users come only through the organization's invite link.
+        LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
+        DJANGO_DB="sqlite",
     )
+    if database:
+        env.update(database_environment(database))
     return env
 
 
@@ -100,7 +148,12 @@ def _log_tail(log_path: Path) -> str:
 
 
 def init_data_dir(
-    data_dir: Path, email: str, password: str, token: str, program: Path | None = None
+    data_dir: Path,
+    email: str,
+    password: str,
+    token: str,
+    database: str = "",
+    program: Path | None = None,
 ) -> None:
     """Run migrations and create the admin with a legacy API token, without serving.
 
@@ -113,7 +166,7 @@ def init_data_dir(
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=f".{data_dir.name}.init-"))
     try:
-        env = server_environment(staging)
+        env = server_environment(staging, database)
         # Secrets go through the environment: a command line is visible to every user in `ps`.
         env["LABEL_STUDIO_PASSWORD"] = password
         env["LABEL_STUDIO_USER_TOKEN"] = token
@@ -147,24 +200,52 @@ def init_data_dir(
 
 
 def launch(
-    data_dir: Path, port: int, log_path: Path, program: Path | None = None
+    data_dir: Path,
+    port: int,
+    log_path: Path,
+    database: str = "",
+    workers: int = 0,
+    program: Path | None = None,
 ) -> subprocess.Popen:
-    """Start serving `data_dir` on 127.0.0.1:`port` in the background, output to `log_path`."""
+    """Start serving `data_dir` on 127.0.0.1:`port` in the background, output to `log_path`.
+
+    With `workers`, Label Studio's Django app is served by gunicorn with that many worker
+    processes (a team's deployment), not by its single-process development server.
+    """
+    program = program or label_studio_bin()
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(program or label_studio_bin()), "start", "--no-browser"]
-    command += ["--internal-host", "127.0.0.1", "--port", str(port)]
+    env = server_environment(data_dir, database)
+    cwd = Path(data_dir)
+    if workers:
+        command = [str(gunicorn_bin(program)), "core.wsgi:application", "--workers", str(workers)]
+        command += ["--bind", f"127.0.0.1:{port}", "--timeout", str(GUNICORN_TIMEOUT)]
+        env["DJANGO_SETTINGS_MODULE"] = "core.settings.label_studio"
+        # `core.wsgi` is imported from Label Studio's package folder.
+        cwd = label_studio_package(program)
+    else:
+        command = [str(program), "start", "--no-browser"]
+        command += ["--internal-host", "127.0.0.1", "--port", str(port)]
     with open(log_path, "wb") as log:
         # A session of its own: the server outlives `make`, and stop() can signal its group.
         return subprocess.Popen(
             command,
-            env=server_environment(data_dir),
-            cwd=data_dir,
+            env=env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def label_studio_package(program: Path | None = None) -> Path:
+    """The `label_studio` package folder in the server's venv."""
+    venv = (program or label_studio_bin()).parent.parent
+    found = sorted(venv.glob("lib/python*/site-packages/label_studio"))
+    if not found:
+        raise BuilderError("Label Studio's package folder is missing", fix="make install")
+    return found[-1]
 
 
 def is_healthy(url: str) -> bool:
@@ -268,6 +349,11 @@ def _log_path(settings: Settings) -> Path:
     return settings.server_dir / "server.log"
 
 
+def _database_path(settings: Settings) -> Path:
+    """Which database the local data dir was set up with (a URL without its password)."""
+    return settings.server_dir / "database"
+
+
 def _pid_path(settings: Settings) -> Path:
     return settings.server_dir / "server.pid"
 
@@ -283,9 +369,59 @@ def _read_pid_file(settings: Settings) -> tuple[int, int] | None:
         return None
     # After a reboot the pid may belong to another program: never signal that one.
     cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists() and b"label-studio" not in cmdline.read_bytes():
+    if cmdline.exists() and not any(
+        name in cmdline.read_bytes() for name in (b"label-studio", b"gunicorn")
+    ):
         return None
     return pid, port
+
+
+def _listens_on(pid: int, port: int) -> bool:
+    """Whether the process `pid` or one of its descendants listens on `port`."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return False
+    for process in processes:
+        try:
+            connections = process.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections):
+            return True
+    return False
+
+
+def verify_local(settings: Settings) -> None:
+    """Fail unless LABEL_STUDIO_PORT is served by the Label Studio `make labelstudio` started for
+    this project: its pid file names a running label-studio whose own process listens there.
+
+    Checked before the local API key is sent anywhere: any program may listen on that port.
+    """
+    port = settings.port
+    found = _read_pid_file(settings)
+    if found is None:
+        raise BuilderError(
+            f"no Label Studio started by `make labelstudio` runs for {settings.root} "
+            f"(no live server in {_pid_path(settings)}); not sending the API key to port {port}",
+            fix="start it with `make labelstudio`, or set LABEL_STUDIO_URL for a team server",
+        )
+    pid, server_port = found
+    if server_port != port:
+        raise BuilderError(
+            f"this project's Label Studio (pid {pid}) serves port {server_port}, but "
+            f"LABEL_STUDIO_PORT is {port}; not sending the API key there",
+            fix=f"set LABEL_STUDIO_PORT={server_port}, or restart the server with "
+            "`make labelstudio-stop` and `make labelstudio`",
+        )
+    if not _listens_on(pid, port):
+        raise BuilderError(
+            f"the program answering on port {port} is not the Label Studio `make labelstudio` "
+            f"started (pid {pid}); not sending it the API key",
+            fix=f"find what listens on port {port} (e.g. `ss -ltnp`), stop it, then "
+            "`make labelstudio-stop` and `make labelstudio`",
+        )
 
 
 def _info(settings: Settings, url: str, pid: int | None) -> ServerInfo:
@@ -306,8 +442,10 @@ def status(settings: Settings) -> ServerInfo | None:
 def start(settings: Settings) -> ServerInfo:
     """Start the local server unless it already runs; print where it is and how to log in."""
     if not settings.uses_local_server:
-        print(f"A team server is configured ({settings.server_url}): not starting a local one.")
-        return ServerInfo(settings.server_url, "", "", None)
+        print(
+            f"A team server is configured ({settings.server_url_shown}): not starting a local one."
+        )
+        return ServerInfo(settings.server_url_shown, "", "", None)
 
     running = status(settings)
     if running:
@@ -327,21 +465,33 @@ def start(settings: Settings) -> ServerInfo:
             fix=f"stop the program using port {port}, or set LABEL_STUDIO_PORT to a free port",
         )
 
+    database, workers = settings.label_studio_database, settings.label_studio_workers
     data_dir = _data_dir(settings)
     program = label_studio_bin(settings)
+    used = _database_path(settings)
     if data_dir.exists():
         email = settings.local_label_studio_email
         password = settings.local_label_studio_password.reveal()
+        # A data dir made before this setting existed was made for SQLite.
+        was = used.read_text(encoding="utf-8").strip() if used.is_file() else "sqlite"
+        if was != (redact(database) if database else "sqlite"):
+            raise BuilderError(
+                f"the local Label Studio in {data_dir} was set up with the database {was}, "
+                f"and LABEL_STUDIO_DATABASE says {redact(database) if database else 'SQLite'}",
+                fix=f"set LABEL_STUDIO_DATABASE back, or move {settings.server_dir} away to "
+                "start afresh (its annotations stay in the old database)",
+            )
     else:
         email, password, token = ADMIN_EMAIL, secrets.token_urlsafe(12), secrets.token_hex(20)
         # .env first: a crash after init must not leave a server whose login nobody knows.
         settings.save_local_login(email, password, token)
         print("First start: creating the local Label Studio database (about a minute)...")
-        init_data_dir(data_dir, email, password, token, program)
+        init_data_dir(data_dir, email, password, token, database, program)
+        atomic.write_text(used, (redact(database) if database else "sqlite") + "\n")
 
     url = f"http://127.0.0.1:{port}"
     log_path = _log_path(settings)
-    process = launch(data_dir, port, log_path, program)
+    process = launch(data_dir, port, log_path, database, workers, program)
     pid_path = _pid_path(settings)
     # Written before waiting, so an interrupted start can still be stopped.
     atomic.write_text(pid_path, f"{process.pid} {port}\n")
@@ -352,6 +502,8 @@ def start(settings: Settings) -> ServerInfo:
         raise
 
     print(f"Label Studio is running at {url}")
+    served = f"gunicorn, {workers} worker processes" if workers else "one process"
+    print(f"  database: {redact(database) if database else 'SQLite in ' + str(data_dir)}; {served}")
     if email and password:
         print(f"  log in as {email} with password {password}")
     else:

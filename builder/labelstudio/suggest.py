@@ -17,6 +17,7 @@ from builder.core.scheme import question_for
 from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.aggregate import aggregate
 from builder.labels.records import project_records
+from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 from builder.labelstudio.sync import SyncState, current_tasks
 from builder.tasks.claims import claim_tasks
@@ -149,14 +150,17 @@ def suggest_all(
     client: LabelStudioClient, settings: Settings, corpus: Corpus
 ) -> list[ProjectSuggestions]:
     """Suggestions for the claims project and, when it exists, the stance project."""
-    claims = client.find_project(settings.claims_project_title)
+    # By the id the builder keeps (a project renamed in Label Studio is still found).
+    claims = identity.resolve(
+        client, settings.state_dir, "claims", settings.claims_project_title, remember=False
+    )
     if claims is None:
         raise BuilderError(
             f"no project {settings.claims_project_title!r} at {client.url}",
             fix="run `make sync` first",
         )
     state = SyncState.load(settings.state_dir / "sync" / "claims.json")
-    tasks_by_item, _ = current_tasks(client, state, claims, "sentence_id")
+    tasks_by_item, _, _ = current_tasks(client, state, claims, "sentence_id")
     done = [
         suggest_project(
             client,
@@ -167,7 +171,9 @@ def suggest_all(
             {item: ids[0] for item, ids in tasks_by_item.items()},
         )
     ]
-    stance = client.find_project(settings.stance_project_title)
+    stance = identity.resolve(
+        client, settings.state_dir, "stance", settings.stance_project_title, remember=False
+    )
     if stance is None:
         done.append(ProjectSuggestions("stance", settings.stance_project_title, note="no project"))
         return done

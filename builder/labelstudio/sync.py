@@ -7,6 +7,8 @@ import hashlib
 import json
 import re
 import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from builder.core.config import DEFAULT_SYNC_BATCH_SIZE
 from builder.core.errors import BuilderError
 from builder.core.projects import ADJUDICATION_DESCRIPTION, Project
 from builder.core.report import Report
+from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 
 CHOICE_VALUE = re.compile(r"<Choice\s[^>]*value=\"([^\"]*)\"")
@@ -37,8 +40,18 @@ class SyncReport:
     imported: int = 0
     already: int = 0
     gone_from_raw: list[str] = field(default_factory=list)
+    # Items with more than one task, the extra ones without annotations (--repair removes them).
     duplicated: list[str] = field(default_factory=list)
+    # Items with several annotated tasks: kept, every annotation counts for the item.
+    annotated_twice: dict[str, list[int]] = field(default_factory=dict)
     listed_from_server: bool = False
+    # Tasks that had annotations and were deleted on the server: item id -> old task id.
+    # Their items are held back, not imported again, unless asked (--reimport-deleted).
+    deleted_annotated: dict[str, int] = field(default_factory=dict)
+    # Tasks deleted on the server that had no annotations: imported again.
+    deleted_unannotated: list[str] = field(default_factory=list)
+    # Tasks whose data on the server differs from the task built from raw/: item -> fields.
+    changed: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +65,7 @@ class SyncState:
     last_task_id: int | None = None
     tasks: dict[str, int] = field(default_factory=dict)
     inputs: str = ""  # fingerprint of raw/, scheme and builder of the last clean sync
+    held: dict[str, int] = field(default_factory=dict)  # see SyncReport.deleted_annotated
 
     @classmethod
     def load(cls, path: Path) -> SyncState:
@@ -67,6 +81,7 @@ class SyncState:
                 raw["last_task_id"],
                 raw["tasks"],
                 raw.get("inputs", ""),
+                raw.get("held", {}),
             )
         except (ValueError, KeyError, TypeError):
             return cls(path)  # A damaged cache only costs a full listing.
@@ -80,6 +95,7 @@ class SyncState:
             "last_task_id": self.last_task_id,
             "tasks": self.tasks,
             "inputs": self.inputs,
+            "held": self.held,
         }
         write_bytes(self.path, json.dumps(state, separators=(",", ":")).encode("utf-8"))
 
@@ -97,6 +113,7 @@ def config_difference(current: str, declared: str) -> str:
 
 def ensure_project(
     client: LabelStudioClient,
+    state_dir: Path,
     project: Project,
     title: str,
     report: Report,
@@ -106,18 +123,26 @@ def ensure_project(
 ) -> ProjectInfo:
     """The project with the declared config: created if missing, updated only if safe.
 
-    `annotations_per_task` is Label Studio's `maximum_annotations` (its overlap): the labeling
-    stream keeps handing a task out until that many annotators have answered it.
+    Known by the id recorded in `state_dir` (see identity), so a project renamed in Label
+    Studio is still the one used. `annotations_per_task` is Label Studio's
+    `maximum_annotations` (its overlap): the labeling stream keeps handing a task out until
+    that many annotators have answered it.
     """
     declared = project.labeling_config(adjudication)
     description = ADJUDICATION_DESCRIPTION if adjudication else project.description
-    info = client.find_project(title)
+    name = project.adjudication_name if adjudication else project.name
+    info = identity.resolve(client, state_dir, name, title, say=report.say)
     if info is None:
-        info = client.create_project(
-            title, declared, description, maximum_annotations=annotations_per_task
+        return identity.create(
+            client,
+            state_dir,
+            name,
+            title,
+            declared,
+            description,
+            annotations_per_task,
+            say=report.say,
         )
-        report.say(f"created project {title!r} (id {info.id}) at {client.url}")
-        return info
     if info.maximum_annotations != annotations_per_task:
         client.update_project(info.id, maximum_annotations=annotations_per_task)
         report.say(f"project {title!r}: annotations per task set to {annotations_per_task}")
@@ -186,20 +211,34 @@ def nothing_to_do(
 
 
 def current_tasks(
-    client: LabelStudioClient, state: SyncState, info: ProjectInfo, key: str
-) -> tuple[dict[str, list[int]], bool]:
-    """item id -> task ids on the server; from the cache when the server shows no change."""
+    client: LabelStudioClient, state: SyncState, info: ProjectInfo, key: str, full: bool = False
+) -> tuple[dict[str, list[int]], dict[str, dict[str, Any]] | None, dict[str, int]]:
+    """item id -> task ids on the server, from the cache when the server shows no change (and
+    not `full`); the data of each item's first task when listed; and the tasks of the last
+    listing that are gone now (item -> old task id)."""
     unchanged, last_id = server_unchanged(client, state, info)
-    if unchanged:
-        return {item: [task] for item, task in state.tasks.items()}, False
+    if unchanged and not full:
+        return {item: [task] for item, task in state.tasks.items()}, None, {}
     by_item: dict[str, list[int]] = {}
-    for task_id, item in sorted(client.task_keys(info.id, key).items()):
+    data_of: dict[str, dict[str, Any]] = {}
+    for task in sorted(client.tasks(info.id), key=lambda t: t["id"]):
+        data = task.get("data") or {}
+        item = data.get(key)
         if item is not None:
-            by_item.setdefault(item, []).append(task_id)
+            by_item.setdefault(item, []).append(task["id"])
+            data_of.setdefault(item, data)
+    gone = {}
+    if state.server == client.url and state.project_id == info.id:
+        gone = {item: task for item, task in state.tasks.items() if item not in by_item}
     state.server, state.project_id = client.url, info.id
     state.task_count, state.last_task_id = info.task_count, last_id
     state.tasks = {item: ids[0] for item, ids in by_item.items()}
-    return by_item, True
+    return by_item, data_of, gone
+
+
+def changed_fields(server: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """The data fields in which a task on the server differs from the one built from raw/."""
+    return sorted(k for k in set(server) | set(ours) if server.get(k) != ours.get(k))
 
 
 def sync_tasks(
@@ -212,22 +251,44 @@ def sync_tasks(
     predictions: dict[str, list[dict[str, Any]]] | None = None,
     inputs: str = "",
     batch_size: int = DEFAULT_SYNC_BATCH_SIZE,
+    annotated_tasks: Callable[[], set[int]] = set,
+    full: bool = False,
+    reimport_deleted: bool = False,
 ) -> SyncReport:
     """Import the tasks whose `key` the project lacks; never touch a task already there.
 
     `predictions` (item id -> predictions) are attached to new tasks, as the adjudication
-    project shows each annotator's answer.
+    project shows each annotator's answer. `annotated_tasks` gives the ids of the tasks the
+    pulls saw annotated: one of them deleted on the server is reported and its item held back
+    (`reimport_deleted` imports it again). `full` lists every task even when the project
+    looks unchanged, to compare their data with raw/'s and find duplicates.
     """
     predictions = predictions or {}
     state = SyncState.load(state_path)
     # A state saved mid-import (a kill between batches) must not vouch for raw/.
     state.inputs = ""
-    existing, listed = current_tasks(client, state, info, key)
-    report = SyncReport(project_id=info.id, listed_from_server=listed)
+    existing, data_of, gone = current_tasks(client, state, info, key, full)
+    report = SyncReport(project_id=info.id, listed_from_server=data_of is not None)
     report.duplicated = sorted(item for item, ids in existing.items() if len(ids) > 1)
+    if gone:
+        annotated = annotated_tasks()
+        for item, task_id in sorted(gone.items()):
+            if task_id in annotated:
+                state.held[item] = task_id
+            else:
+                report.deleted_unannotated.append(item)
+    if reimport_deleted:
+        state.held = {}
+    state.held = {item: task for item, task in state.held.items() if item not in existing}
+    report.deleted_annotated = dict(state.held)
     wanted = {task[key] for task in tasks}
     report.gone_from_raw = sorted(set(existing) - wanted)
-    new = [task for task in tasks if task[key] not in existing]
+    if data_of is not None:
+        for task in tasks:
+            server_data = data_of.get(task[key])
+            if server_data is not None and server_data != task:
+                report.changed[task[key]] = changed_fields(server_data, task)
+    new = [task for task in tasks if task[key] not in existing and task[key] not in state.held]
     report.already = len(tasks) - len(new)
     bar = tqdm(
         total=len(new),
@@ -260,14 +321,105 @@ def sync_tasks(
         report.imported += len(batch)
         bar.update(len(batch))
     bar.close()
+    if report.imported and client.project(info.id).task_count != state.task_count:
+        # Someone else imported into the project meanwhile (another machine: no lock spans
+        # machines): look again for sentences that now have two tasks.
+        keys = client.task_keys(info.id, key)
+        counts = Counter(item for item in keys.values() if item is not None)
+        report.duplicated = sorted(item for item, n in counts.items() if n > 1)
+        state.task_count = -1  # the next sync lists the project again
+    if report.duplicated:
+        # Rare, so only then the slower listing that says which tasks have annotations.
+        plan = plan_repair(client, info, key)
+        report.duplicated = sorted(plan.extra)
+        report.annotated_twice = plan.annotated_twice
     # Only a clean sync may let the next one skip reading raw/ (see nothing_to_do).
     state.inputs = inputs
     state.save()
     return report
 
 
-def tell(report: Report, sync: SyncReport, url: str, unit: str) -> None:
-    """A sync's outcome in the step report: counts, and what the lead should know."""
+@dataclass
+class RepairReport:
+    # item id -> its extra tasks without annotations, skips or drafts: safe to delete.
+    extra: dict[str, list[int]] = field(default_factory=dict)
+    # item id -> its tasks with annotations, all kept: every annotation counts for the item.
+    annotated_twice: dict[str, list[int]] = field(default_factory=dict)
+    deleted: list[int] = field(default_factory=list)
+
+
+def plan_repair(client: LabelStudioClient, info: ProjectInfo, key: str) -> RepairReport:
+    """Which tasks of items that have more than one could go, and which must stay.
+
+    Per item, every task with annotations, skips or drafts stays; if there is none, the
+    oldest task does.
+    """
+    report = RepairReport()
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    include = "id,data,total_annotations,cancelled_annotations,drafts"
+    for task in client.tasks(info.id, include):
+        item = (task.get("data") or {}).get(key)
+        if item is not None:
+            by_item.setdefault(item, []).append(task)
+
+    def worked(task: dict[str, Any]) -> bool:
+        done = (task.get("total_annotations") or 0) + (task.get("cancelled_annotations") or 0)
+        return bool(done or task.get("drafts"))
+
+    for item, found in sorted(by_item.items()):
+        if len(found) < 2:
+            continue
+        found.sort(key=lambda t: t["id"])
+        keep = [t["id"] for t in found if worked(t)] or [found[0]["id"]]
+        if len(keep) > 1:
+            report.annotated_twice[item] = keep
+        extra = [t["id"] for t in found if t["id"] not in keep]
+        if extra:
+            report.extra[item] = extra
+    return report
+
+
+def repair_duplicates(client: LabelStudioClient, info: ProjectInfo, key: str) -> RepairReport:
+    """Delete the extra tasks of items that have more than one, never a task with work on it.
+
+    Each task is checked again just before it is deleted, so an annotation made since the
+    listing keeps its task.
+    """
+    report = plan_repair(client, info, key)
+    for task_ids in report.extra.values():
+        for task_id in task_ids:
+            if client.task_work(task_id) == 0:
+                client.delete_task(task_id)
+                report.deleted.append(task_id)
+    return report
+
+
+def listed(items: Sequence[Any], limit: int = 5) -> str:
+    return ", ".join(str(i) for i in items[:limit]) + (" …" if len(items) > limit else "")
+
+
+def tell_held(report: Report, held: dict[str, int], project_id: int) -> None:
+    """Warn of the items whose annotated task was deleted on the server (held back)."""
+    if held:
+        items = [f"{item} (task {task})" for item, task in held.items()]
+        report.warn(
+            f"warning: {len(items)} annotated task(s) were deleted from project {project_id} on "
+            f"the server: {listed(items)}. Not imported again (their annotations stay in "
+            "exports/pulls/); `sync --reimport-deleted` imports them again"
+        )
+
+
+def tell_repair(report: Report, repaired: RepairReport, project_id: int) -> None:
+    report.drop("duplicate task deleted", len(repaired.deleted))
+    report.say(
+        f"repair: deleted {len(repaired.deleted)} duplicate task(s) without annotations from "
+        f"project {project_id}" + (f": {listed(repaired.deleted)}" if repaired.deleted else "")
+    )
+
+
+def tell(report: Report, sync: SyncReport, url: str, unit: str, command: str = "sync") -> None:
+    """A sync's outcome in the step report: counts, and what the lead should know; duplicate
+    tasks make the step fail (the user must repair them)."""
     project_id = sync.project_id
     report.read += sync.imported + sync.already
     report.kept += sync.imported
@@ -283,14 +435,34 @@ def tell(report: Report, sync: SyncReport, url: str, unit: str) -> None:
             f"nothing new: all {sync.already} {unit}(s) are already tasks of project {project_id}"
         )
     if sync.gone_from_raw:
-        shown = ", ".join(sync.gone_from_raw[:5]) + (" …" if len(sync.gone_from_raw) > 5 else "")
         report.say(
             f"{len(sync.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ "
-            f"(kept, not deleted): {shown}"
+            f"(kept, not deleted): {listed(sync.gone_from_raw)}"
+        )
+    if sync.deleted_unannotated:
+        report.say(
+            f"{len(sync.deleted_unannotated)} task(s) without annotations were deleted from "
+            f"project {project_id} on the server; imported again: "
+            + listed(sync.deleted_unannotated)
+        )
+    tell_held(report, sync.deleted_annotated, project_id)
+    if sync.changed:
+        items = [f"{item} ({', '.join(fields)})" for item, fields in sync.changed.items()]
+        report.warn(
+            f"warning: {len(items)} task(s) of project {project_id} hold data that differs from "
+            f"raw/ (edited on the server?); left as they are: {listed(items)}"
+        )
+    for item, task_ids in sync.annotated_twice.items():
+        report.say(
+            f"note: {item} has {len(task_ids)} annotated tasks in project {project_id} "
+            f"({listed(task_ids)}): all kept, every annotation counts for it"
         )
     if sync.duplicated:
-        report.warn(
-            f"warning: {len(sync.duplicated)} {unit}(s) have more than one task: "
-            + ", ".join(sync.duplicated[:5])
+        report.fail(
+            f"error: {len(sync.duplicated)} {unit}(s) have more than one task in project "
+            f"{project_id} (imported twice, e.g. by two machines at once): "
+            + listed(sync.duplicated)
+            + f"\n  fix: `make {command} ARGS=--repair` deletes the extra tasks that have no "
+            "annotations (never an annotated one)"
         )
     report.say(f"label them at {url}/projects/{project_id}/data")
