@@ -694,4 +694,15 @@ def make_dataset(settings: Settings, report: Report, accept_imbalance: bool = Fa
                 f"  {project}: {len(items)} unresolved item(s) left out: ties or low "
                 "posteriors (see `make status`)"
             )
+    for config, result in manifest["baseline"].items():
+        if not result["trained"]:
+            report.say(f"  baseline ({config}): not trained: {result['reason']}")
+            continue
+        positive = (
+            f"F1 checkworthy {result['f1_checkworthy']:.3f}, " if "f1_checkworthy" in result else ""
+        )
+        report.say(
+            f"  baseline ({config}, trained on train): {positive}macro-F1 "
+            f"{result['macro_f1']:.3f} on {result['test_rows']} test rows (see the card)"
+        )
     report.say(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')

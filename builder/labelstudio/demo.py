@@ -10,6 +10,7 @@ from builder.core.config import Settings
 from builder.core.errors import BuilderError
 from builder.core.projects import CLAIMS, PROJECTS, choice_result
 from builder.core.report import Report
+from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo_annotations.json"
@@ -81,7 +82,7 @@ def add_demo_annotations(settings: Settings, report: Report) -> None:
     }
     for name in [name for name in examples if name in projects]:
         project, title = projects[name]
-        info = client.find_project(title)
+        info = identity.resolve(client, settings.state_dir, name, title, say=report.say)
         if info is None:
             if name == CLAIMS.name:
                 raise BuilderError(f"no project {title!r}", fix="run `make sync` first")
