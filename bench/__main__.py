@@ -37,7 +37,8 @@ from bench.workload import (
     task_payloads,
     write_jsonl,
 )
-from builder.core.scheme import labeling_config, question_for
+from builder.core.projects import labeling_config
+from builder.core.scheme import question_for
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.md"
