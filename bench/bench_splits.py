@@ -32,7 +32,8 @@ def audit_child(root: Path, export_file: Path) -> dict[str, float]:
     from builder.core.config import Settings
     from builder.dataset.stance_rows import stance_parts
     from builder.inputs.corpus import load_corpus
-    from builder.labelstudio.pull import process_snapshot, pull_paths, save_snapshot
+    from builder.labels.records import pull_paths
+    from builder.labelstudio.pull import process_snapshot, save_snapshot
     from builder.tasks.claims import claim_tasks
 
     settings = Settings.load(root)

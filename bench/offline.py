@@ -15,7 +15,8 @@ def main(root: Path, export_file: Path) -> dict[str, float]:
     from builder.dataset.build import build_dataset
     from builder.dataset.stance_rows import stance_parts
     from builder.inputs.corpus import load_corpus
-    from builder.labelstudio.pull import process_snapshot, pull_paths, save_snapshot
+    from builder.labels.records import pull_paths
+    from builder.labelstudio.pull import process_snapshot, save_snapshot
     from builder.tasks.claims import claim_tasks
 
     times = {"imports": time.perf_counter() - started}

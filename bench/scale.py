@@ -28,7 +28,8 @@ from bench.workload import (
     say,
     task_payloads,
 )
-from builder.core.scheme import labeling_config, question_for
+from builder.core.projects import labeling_config
+from builder.core.scheme import question_for
 from builder.labelstudio.client import REQUEST_LOG
 
 IMPORT_BATCH = 5000  # tasks per import when seeding the annotated project
@@ -80,7 +81,7 @@ def measured(root: Path, *args: str) -> Run:
 def reading_records(path: Path) -> float:
     """The floor of `dataset`: a new process that reads the pulled records, nothing more."""
     code = (
-        "import sys; from pathlib import Path; from builder.labelstudio.pull import read_records; "
+        "import sys; from pathlib import Path; from builder.labels.records import read_records; "
         "read_records(Path(sys.argv[1]))"
     )
     began = time.perf_counter()

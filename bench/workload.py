@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import news_corpus
-from builder.core.config import Settings
+from builder.core.config import Settings, env_name
 from builder.core.scheme import question_for
 from builder.inputs.articles import Article
-from builder.inputs.corpus import load_corpus
+from builder.inputs.corpus import LABELED_KINDS, load_corpus
 from builder.inputs.sentences import split_article
-from builder.tasks.claims import LABELED_KINDS, claim_tasks
+from builder.tasks.claims import claim_tasks
 
 ARTICLES_PER_STORY = 5
 PARAGRAPHS_PER_ARTICLE = (3, 6)
@@ -38,7 +38,7 @@ HEADLINE_WORDS = (
 FIRST_DAY = date(2024, 1, 1)
 # Settings read these from the environment before .env: a bench child must see only its root's.
 SETTING_PREFIXES = ("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_", "BUILDER_")
-SETTING_NAMES = ("CLAIMS_PROJECT_TITLE", "STANCE_PROJECT_TITLE", "DATASET_NAME", "TEST_SIZE")
+SETTING_NAMES = frozenset(env_name(name) for name in Settings.model_fields)
 
 
 @dataclass(frozen=True)

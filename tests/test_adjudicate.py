@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from annotation_records import record
+from support import record
 
-from builder.core.scheme import labeling_config, question_for
+from builder.core.projects import labeling_config
+from builder.core.report import Report
+from builder.core.scheme import question_for
 from builder.labels.aggregate import aggregate
 from builder.tasks.adjudicate import adjudications, answer_prediction, needs_adjudication
 
@@ -156,3 +158,11 @@ def test_stance_adjudications() -> None:
     assert item.task["pair_id"] == "p-1"
     assert item.task["answers_given"] == "amy: supports; bob: contradicts"
     assert {p["result"][0]["from_name"] for p in item.predictions} == {"stance"}
+
+
+def test_items_without_a_task_are_counted() -> None:
+    report = Report("adjudicate")
+    adjudications("claims", aggregate(RECORDS), RECORDS, TASKS, min_agreement=0.7, report=report)
+    assert report.dropped == {
+        "claims: tie without a task (gone from raw/ or a control)": 1,
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from annotation_records import record
+from support import record
 
 from builder.labels.aggregate import (
     DS_MIN_SHARED_ITEMS,

@@ -6,44 +6,16 @@ No test here needs a Label Studio server: the sync tests point at a closed port 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import SAMPLES, closed_port, run
 
 from builder.inputs.articles import load_article_files
 from builder.inputs.sentences import split_article
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((ROOT / "raw").glob("*.txt"))
 KEY = "secret-xyz-4711"
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_", "BUILDER_"))
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "builder", *args],
-        cwd=root,
-        env={**clean, "BUILDER_ROOT": str(root), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -183,6 +155,72 @@ def test_main_returns_the_exit_code_and_prints_no_traceback(
     captured = capsys.readouterr()
     assert captured.err.startswith("error: no such file")
     assert "Traceback" not in captured.err
+
+
+# errors at the edge ------------------------------------------------------------------------
+
+
+def test_a_bad_setting_stops_every_command_at_start(root: Path) -> None:
+    (root / ".env").write_text("TEST_SIZE=0.2\nANNOTATIONS_PER_TASK=two\n", encoding="utf-8")
+    result = run(root, "sentences", str(SAMPLES[0]))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "error: ANNOTATIONS_PER_TASK='two' must be a whole number ≥ 1" in result.stderr
+    assert "fix:" in result.stderr and "README: Configuration" in result.stderr
+    assert "--debug" in result.stderr and "BUILDER_DEBUG=1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_error_says_how_to_see_the_traceback(root: Path) -> None:
+    result = run(root, "sentences", str(root / "nope.txt"))
+    assert result.returncode == 1
+    assert result.stderr.rstrip().endswith("rerun with --debug (or BUILDER_DEBUG=1))")
+    shown = run(root, "--debug", "sentences", str(root / "nope.txt"))
+    assert shown.returncode == 1 and "Traceback" in shown.stderr
+    assert "rerun with --debug" not in shown.stderr
+    shown = run(root, "sentences", str(root / "nope.txt"), BUILDER_DEBUG="1")
+    assert "Traceback" in shown.stderr
+
+
+def test_a_file_system_error_is_a_plain_message_with_a_hint(root: Path) -> None:
+    shutil.copy(SAMPLES[0], root / "raw" / SAMPLES[0].name)
+    (root / "exports").write_text("not a folder", encoding="utf-8")
+    result = run(root, "dataset", "--accept-imbalance")
+    assert result.returncode == 1
+    assert "error: cannot use" in result.stderr and str(root / "exports") in result.stderr
+    assert "fix:" in result.stderr and "--debug" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (root / "exports").read_text(encoding="utf-8") == "not a folder"
+
+
+def test_settings_lists_values_and_hides_secrets(root: Path) -> None:
+    result = run(root, "settings", LABEL_STUDIO_URL="http://ls.example", LABEL_STUDIO_API_KEY=KEY)
+    assert result.returncode == 0, result.stderr
+    assert "LABEL_STUDIO_URL=http://ls.example" in result.stdout
+    assert "LABEL_STUDIO_API_KEY=(set)" in result.stdout
+    assert KEY not in result.stdout + result.stderr
+
+
+# step reports ------------------------------------------------------------------------------
+
+
+def test_a_step_prints_its_report_and_status_shows_the_last_one(root: Path) -> None:
+    for sample in SAMPLES:
+        shutil.copy(sample, root / "raw" / sample.name)
+    first = run(root, "dataset", "--accept-imbalance")
+    assert first.returncode == 0, first.stderr
+    summary = first.stdout.splitlines()[-1]
+    assert summary.startswith("dataset: read ")
+    assert "claims: not labeled yet" in summary and f"wrote {root / 'exports'}" in summary
+    again = run(root, "dataset", "--accept-imbalance")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("nothing changed")
+    assert again.stdout.splitlines()[-1].startswith("dataset: nothing changed since the last run")
+    status = run(root, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    [step] = json.loads(status.stdout)["steps"]
+    assert (step["step"], step["unchanged"], step["problems"]) == ("dataset", True, 0)
+    assert "last run of each step:" in run(root, "status").stdout
 
 
 def test_status_exits_non_zero_after_printing_bad_input(root: Path) -> None:

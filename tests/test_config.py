@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from builder.core.config import Secret, Settings, read_dotenv
+from builder.core.config import (
+    DEFAULT_STANCE_MIN_SIMILARITY,
+    DEFAULT_STANCE_TOP_K,
+    MAX_PROJECT_TITLE,
+    Secret,
+    Settings,
+    env_name,
+    read_dotenv,
+    settings_table,
+)
 from builder.core.errors import BuilderError
 
 KEYS = (
@@ -23,9 +33,13 @@ KEYS = (
     "CLAIMS_PROJECT_TITLE",
     "STANCE_PROJECT_TITLE",
     "BUILDER_ROOT",
+    "BUILDER_DEBUG",
+    "LABEL_STUDIO_BIN",
+    "SYNC_BATCH_SIZE",
     "PULL_PAGE_SIZE",
     "LABEL_STUDIO_DATABASE",
     "LABEL_STUDIO_WORKERS",
+    "BUILDER_LOCK_WAIT",
 )
 
 
@@ -220,10 +234,11 @@ def test_bad_values_name_the_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, attribute: str
 ) -> None:
     monkeypatch.setenv(key, value)
-    settings = Settings.load(tmp_path)
+    # Checked at start: loading the settings fails, whatever is read later.
     with pytest.raises(BuilderError) as error:
-        getattr(settings, attribute)
+        getattr(Settings.load(tmp_path), attribute)
     assert error.value.message.startswith(f"{key}={value!r}")
+    assert error.value.fix is not None and key in error.value.fix
 
 
 def test_the_port_reaches_the_server_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,3 +276,86 @@ def test_good_values(
 ) -> None:
     monkeypatch.setenv(key, value)
     assert getattr(Settings.load(tmp_path), attribute) == expected
+
+
+def test_every_bad_value_is_named_in_one_error(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TEST_SIZE=2\nSTANCE_TOP_K=none\n", encoding="utf-8")
+    with pytest.raises(BuilderError) as error:
+        Settings.load(tmp_path)
+    lines = error.value.message.splitlines()
+    assert lines == [
+        "STANCE_TOP_K='none' must be a whole number ≥ 1",
+        "TEST_SIZE='2' must be a number between 0 and 1",
+    ] or lines == [
+        "TEST_SIZE='2' must be a number between 0 and 1",
+        "STANCE_TOP_K='none' must be a whole number ≥ 1",
+    ]
+    assert "STANCE_TOP_K" in str(error.value.fix) and "TEST_SIZE" in str(error.value.fix)
+
+
+def test_a_too_long_title_says_how_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    title = "x" * (MAX_PROJECT_TITLE + 1)
+    monkeypatch.setenv("STANCE_PROJECT_TITLE", title)
+    with pytest.raises(BuilderError) as error:
+        Settings.load(tmp_path)
+    assert error.value.message.startswith(
+        f"STANCE_PROJECT_TITLE={title!r} is {len(title)} characters long; at most "
+        f"{MAX_PROJECT_TITLE} fit"
+    )
+    monkeypatch.setenv("STANCE_PROJECT_TITLE", title[:-1])
+    assert Settings.load(tmp_path).stance_project_title == title[:-1]
+
+
+def test_label_studio_bin_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from builder.labelstudio.server import label_studio_bin
+
+    missing = tmp_path / "nowhere" / "label-studio"
+    monkeypatch.setenv("LABEL_STUDIO_BIN", str(missing))
+    settings = Settings.load(tmp_path)
+    assert settings.label_studio_bin == missing
+    with pytest.raises(BuilderError) as error:
+        label_studio_bin(settings)
+    assert str(missing) in error.value.message and "LABEL_STUDIO_BIN" in str(error.value.fix)
+
+
+def test_builder_debug_is_a_checked_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUILDER_DEBUG", "1")
+    assert Settings.load(tmp_path).builder_debug is True
+    monkeypatch.setenv("BUILDER_DEBUG", "perhaps")
+    with pytest.raises(BuilderError, match="^BUILDER_DEBUG='perhaps'"):
+        Settings.load(tmp_path)
+
+
+def test_the_readme_configuration_table_is_generated_from_the_settings() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme
+    for name in Settings.model_fields:
+        assert f"`{env_name(name)}`" in settings_table()
+    assert "`BUILDER_ROOT`" in readme and "`LABEL_STUDIO_BIN`" in readme
+
+
+def test_every_variable_the_code_reads_is_a_setting() -> None:
+    """No module reads the environment behind the settings' back."""
+    package = Path(__file__).resolve().parents[1] / "builder"
+    readers = {}
+    for path in package.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for name in re.findall(r"os\.environ(?:\.get)?[\[(]\s*\"?'?([A-Za-z_]*)", text):
+            readers.setdefault(name, []).append(path.name)
+        if "os.getenv" in text:
+            readers.setdefault("os.getenv", []).append(path.name)
+    declared = {env_name(name) for name in Settings.model_fields}
+    # config.py: the one reader (BUILDER_ROOT locates .env; BUILDER_DEBUG before the settings).
+    assert {name for name in readers if name not in declared} == set(), readers
+    assert {file for name, files in readers.items() for file in files} <= {"config.py"}
+
+
+def test_help_shows_the_declared_defaults() -> None:
+    from builder.cli.main import parser
+
+    stance = parser()._subparsers._group_actions[0].choices["stance"]  # type: ignore[union-attr]
+    text = stance.format_help()
+    assert f"STANCE_TOP_K or `{DEFAULT_STANCE_TOP_K}`" in " ".join(text.split())
+    assert f"STANCE_MIN_SIMILARITY or `{DEFAULT_STANCE_MIN_SIMILARITY}`" in " ".join(text.split())

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from annotation_records import record
+from support import record
 
-from builder.inputs.controls import CONTROLS_FILE, control_accuracy, load_controls
+from builder.inputs.controls import CONTROLS_FILE, load_controls
+from builder.labels.quality import control_accuracy
 
 KNOWN = {"s-1", "s-2", "s-3", "s-4"}
 

@@ -23,10 +23,11 @@ import builder.dataset.build as dataset_module
 from builder.core.atomic import write_jsonl
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
+from builder.core.report import Report
 from builder.core.scheme import CLAIM
-from builder.dataset.build import build_dataset
+from builder.dataset.build import build_dataset, make_dataset
 from builder.inputs.corpus import load_corpus
-from builder.labelstudio.pull import pull_paths
+from builder.labels.records import pull_paths
 from builder.tasks.claims import claim_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,9 +121,9 @@ def write_pull(settings: Settings, records: list[dict[str, Any]]) -> None:
     )
 
 
-def make_root(root: Path, extra: bool = True, values: dict[str, str] | None = None) -> Settings:
+def make_root(root: Path, extra: bool = True) -> Settings:
     write_raw(root, extra)
-    settings = Settings(root=root.resolve(), values=values or {})
+    settings = Settings(root=root.resolve())
     write_pull(settings, annotation_records(settings))
     return settings
 
@@ -607,7 +608,9 @@ def root_with(base: Path, articles: list[dict[str, Any]], **values: str) -> Sett
     """A root whose raw/ holds these .jsonl articles, every sentence labeled twice."""
     (base / "raw").mkdir(parents=True)
     write_jsonl(base / "raw" / "articles.jsonl", articles)
-    settings = Settings(root=base.resolve(), values=values)
+    settings = Settings.load(
+        base.resolve(), **{key.lower(): value for key, value in values.items()}
+    )
     write_pull(settings, annotation_records(settings))
     return settings
 
@@ -738,11 +741,11 @@ def test_split_by_time_puts_the_latest_stories_in_test(tmp_path: Path) -> None:
 
 
 def test_a_bad_split_by_is_refused_with_the_choices(tmp_path: Path) -> None:
-    settings = root_with(tmp_path / "root", news(10), SPLIT_BY="random")
+    # Checked at start, with every setting: before anything is read or written.
     with pytest.raises(BuilderError, match=r"SPLIT_BY='random' is not a split mode") as caught:
-        build(settings)
+        root_with(tmp_path / "root", news(10), SPLIT_BY="random")
     assert "SPLIT_BY=time" in str(caught.value)
-    assert not settings.dataset_dir.exists()
+    assert not (tmp_path / "root" / "exports").exists()
 
 
 def test_every_build_audits_leakage_and_lists_it_beside_the_dataset(tmp_path: Path) -> None:
@@ -776,3 +779,65 @@ def test_every_build_audits_leakage_and_lists_it_beside_the_dataset(tmp_path: Pa
     }
     build(settings, accept_imbalance=True)
     assert {name: (settings.dataset_dir / name).read_bytes() for name in first} == first
+
+
+# The dataset step: its report, and "nothing changed" ---------------------------------------
+
+
+def make(settings: Settings, accept_imbalance: bool = True) -> Report:
+    """The dataset step as `make dataset` runs it (the balance of the splits is not the point)."""
+    report = Report("dataset")
+    make_dataset(settings, report, accept_imbalance=accept_imbalance)
+    return report
+
+
+def test_the_dataset_step_counts_what_it_left_out(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    everything = annotation_records(settings)
+    tasks = claim_tasks(load_corpus(settings))
+    # The first item's annotations left out, and one of an item no longer in raw/ added.
+    records = [r for r in everything if r["item_id"] != everything[0]["item_id"]]
+    write_pull(settings, [*records, {**records[0], "item_id": "gone-1", "annotation_id": 999}])
+    report = make(settings)
+    manifest = json.loads((settings.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    rows = sum(manifest["counts"][c][s] for c in manifest["counts"] for s in ("train", "test"))
+    assert report.kept == rows
+    assert report.read == len(tasks) + len(records) + 1
+    labeled = {r["item_id"] for r in records}
+    unlabeled = [t for t in tasks if t["sentence_id"] not in labeled]
+    assert unlabeled and report.dropped["claims: not labeled yet"] == len(unlabeled)
+    assert report.dropped["annotations: item no longer in raw/"] == 1
+    assert not report.unchanged and report.wrote == [str(settings.dataset_dir)]
+
+
+def test_the_dataset_says_nothing_changed_when_its_inputs_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_root(tmp_path / "root")
+    assert not make(settings).unchanged
+    before = tree(settings.dataset_dir)
+    again = make(settings)
+    assert again.unchanged and again.lines[0].startswith("nothing changed")
+    assert tree(settings.dataset_dir) == before
+    # Any input changes the answer: a raw file, the records, a setting.
+    (settings.raw_dir / "late.jsonl").write_text(
+        json.dumps({"id": "late", "text": "It happened on Monday."}) + "\n", encoding="utf-8"
+    )
+    assert not make(settings).unchanged
+    assert make(settings).unchanged
+    write_pull(settings, annotation_records(settings)[:-1])
+    assert not make(settings).unchanged
+    assert not make(Settings(root=settings.root, test_size=0.3)).unchanged
+    assert make(Settings(root=settings.root, test_size=0.3)).unchanged
+    # A build that accepted an imbalance does not vouch for one that would refuse it.
+    with pytest.raises(BuilderError, match="Nothing was written"):
+        make(Settings(root=settings.root, test_size=0.3), accept_imbalance=False)
+
+
+def test_bad_input_is_reported_at_every_build(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    (settings.raw_dir / "bad.jsonl").write_text('{"id": oops}\n', encoding="utf-8")
+    for _ in range(2):
+        report = make(settings)
+        assert not report.unchanged
+        assert report.exit_code == 1 and "bad.jsonl:1" in report.problems[0]

@@ -3,288 +3,54 @@
 Every annotation here is made through the server's REST API, as the UI or a script of an
 annotation team would make it: by users who signed up, with their own tokens, or by the admin on
 their behalf (`completed_by`). Label Studio accepts invalid answers through that API; the builder
-must reject them at the pull. The helpers at the top are shared with the stance and quality tests.
+must reject them at the pull. The helpers are in tests/support.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
-import uuid
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from conftest import LabelStudioServer
+from support import (
+    A0,
+    A1,
+    BELOUSOV,
+    ECONOMIST,
+    EXAMPLES,
+    FIVE_KILLED,
+    HEADLINE,
+    HEIGHT,
+    LAST_TIME,
+    MINISTERS,
+    MOSCOW,
+    OFFICE,
+    PENTAGON,
+    SAMPLES,
+    SINCE_2023,
+    Api,
+    User,
+    choice,
+    dotenv,
+    labelable_sentences,
+    load,
+    make_root,
+    ok,
+    pull_counts,
+    read_jsonl,
+    saved_exports,
+)
 
 from builder.core.scheme import CLAIM
-from builder.inputs.articles import load_article_files
-from builder.inputs.sentences import split_article
-from builder.tasks.claims import LABELED_KINDS
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((ROOT / "raw").glob("*.txt"))
-EXAMPLES = ROOT / "examples" / "demo_annotations.json"
-PASSWORD = "annotator-password-e2e"
-COUNTS = re.compile(
-    r"^(?P<project>[\w-]+): pulled (?P<pulled>\d+) = accepted (?P<accepted>\d+) \+ rejected "
-    r"(?P<rejected>\d+) \+ skipped (?P<skipped>\d+)",
-    re.MULTILINE,
-)
-SAVED = re.compile(
-    r"^(?P<project>[\w-]+): saved the export of (?P<what>.+) as (?P<path>\S+)$", re.M
-)
-
-# Sentences of the two sample articles (one story, so the splits are by article).
-A0 = "000_a8b5c246d29d0359"
-A1 = "001_253ef9dc13582fd1"
-HEADLINE = f"{A0}-b7bf253e1058"  # America and Russia call for the first time …
-MINISTERS = f"{A0}-feedee58bced"  # The defense ministers … spoke by telephone …
-LAST_TIME = f"{A0}-aea4621e8c3d"  # The last time a similar conversation took place …
-PENTAGON = f"{A0}-cf0e16ae80a7"  # As usual, the Pentagon has not disclosed …
-OFFICE = f"{A0}-1cc5a135d8f4"  # The Defense Department office says only …
-FIVE_KILLED = f"{A0}-d17e69090288"  # At the attack On Sunday, five people were killed …
-FIRST_TIME = f"{A0}-e523c3579774"  # It was the first time the two spoke.
-HEIGHT = f"{A1}-79c601c13e1c"  # At the height of tensions … spoke on the phone …
-BELOUSOV = f"{A1}-12262a54cf3d"  # With the Russian one, Andrei Belousov …
-MOSCOW = f"{A1}-a83cabb80fa8"  # This is Moscow's version …
-SINCE_2023 = f"{A1}-69bdc865676c"  # The US Defense Secretary had not spoken … since March 2023.
-ECONOMIST = f"{A1}-bd527cd1dd2b"  # The conversation with Belousov, therefore, …
-FOUR_KILLED = f"{A1}-b1379bb15c79"  # … a bombing on Crimea in which four civilians were killed …
-
-
-# Running the builder as a user would ---------------------------------------------------------
-
-
-def run(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """`python -m builder …` in `root`, with none of the shell's server settings."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_", "BUILDER_"))
-    }
-    env["BUILDER_ROOT"] = str(root)
-    return subprocess.run(
-        [sys.executable, "-m", "builder", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def ok(root: Path, *args: str) -> str:
-    """Run a command that must succeed; its standard output."""
-    result = run(root, *args)
-    assert result.returncode == 0, (
-        f"`{' '.join(args)}` exited {result.returncode}\n"
-        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    )
-    return result.stdout
-
-
-def make_root(
-    base: Path,
-    labelstudio: LabelStudioServer,
-    tag: str,
-    *,
-    controls: bool = False,
-    extra_env: dict[str, str] | None = None,
-) -> Path:
-    """A project root on the session's server with the two sample articles and its own projects."""
-    root = base / tag
-    for name in ("raw", "schemas", "exports"):
-        (root / name).mkdir(parents=True)
-    for sample in SAMPLES:
-        shutil.copy(sample, root / "raw" / sample.name)
-    if controls:
-        shutil.copy(ROOT / "raw" / "controls.jsonl", root / "raw" / "controls.jsonl")
-    unique = uuid.uuid4().hex[:8]
-    lines = {
-        "LABEL_STUDIO_URL": labelstudio.url,
-        "LABEL_STUDIO_API_KEY": labelstudio.token,
-        # Short enough for " · adjudication" to fit in Label Studio's 50 characters.
-        "CLAIMS_PROJECT_TITLE": f"{tag[:18]} claims {unique}",
-        "STANCE_PROJECT_TITLE": f"{tag[:18]} stance {unique}",
-        **(extra_env or {}),
-    }
-    (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in lines.items()), encoding="utf-8")
-    return root
-
-
-def dotenv(root: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in (root / ".env").read_text().splitlines() if line)
-    return dict(pairs)
-
-
-def labelable_sentences(paths: Iterable[Path]) -> list[str]:
-    """The sentence ids a sync must turn into tasks (boilerplate is never labeled)."""
-    loaded = load_article_files(list(paths))
-    return [
-        s.sentence_id
-        for article in loaded.items
-        for s in split_article(article)
-        if s.kind in LABELED_KINDS
-    ]
-
-
-def pull_counts(output: str) -> dict[str, dict[str, int]]:
-    """project -> pulled, accepted, rejected, skipped as printed by `pull`."""
-    return {
-        m["project"]: {k: int(m[k]) for k in ("pulled", "accepted", "rejected", "skipped")}
-        for m in COUNTS.finditer(output)
-    }
-
-
-def saved_exports(output: str) -> dict[str, tuple[str, Path]]:
-    """project -> (what was exported, the file it was saved as) as printed by `pull`."""
-    return {m["project"]: (m["what"], Path(m["path"])) for m in SAVED.finditer(output)}
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def load(root: Path, config: str, cache: Path) -> Any:
-    import datasets
-
-    return datasets.load_dataset(str(root / "exports" / "factcheck"), config, cache_dir=str(cache))
-
-
-# Talking to the server as annotators do ------------------------------------------------------
-
-
-def choice(*labels: str, name: str = "claim") -> list[dict[str, Any]]:
-    """A result as the UI sends it for a Choices control."""
-    return [
-        {"from_name": name, "to_name": "text", "type": "choices", "value": {"choices": [*labels]}}
-    ]
-
-
-@dataclass(frozen=True)
-class User:
-    email: str
-    token: str
-    id: int
-
-
-@dataclass
-class Api:
-    """Plain REST calls to the server, with the admin's token unless a user's is given."""
-
-    url: str
-    token: str
-    created: list[dict[str, Any]] = field(default_factory=list)
-
-    def _headers(self, token: str | None) -> dict[str, str]:
-        return {"Authorization": f"Token {token or self.token}"}
-
-    def get(self, path: str, token: str | None = None, **params: Any) -> Any:
-        answer = requests.get(
-            f"{self.url}{path}", headers=self._headers(token), params=params, timeout=120
-        )
-        assert answer.status_code == 200, f"GET {path}: {answer.status_code} {answer.text[:300]}"
-        return answer.json()
-
-    def user(self, labelstudio: LabelStudioServer, name: str) -> User:
-        """A new user who signed up, with a name unique to this session."""
-        email = f"{name}-{uuid.uuid4().hex[:8]}@e2e.test"
-        token = labelstudio.create_user(email, PASSWORD)
-        me = self.get("/api/current-user/whoami", token=token)
-        return User(email, token, me["id"])
-
-    def admin(self) -> User:
-        me = self.get("/api/current-user/whoami")
-        return User(me["email"], self.token, me["id"])
-
-    def project(self, title: str) -> dict[str, Any]:
-        found = [p for p in self.get("/api/projects/", page_size=1000)["results"]]
-        matches = [p for p in found if p["title"] == title]
-        assert len(matches) == 1, f"{len(matches)} projects titled {title!r}"
-        return matches[0]
-
-    def has_project(self, title: str) -> bool:
-        return any(
-            p["title"] == title for p in self.get("/api/projects/", page_size=1000)["results"]
-        )
-
-    def tasks(self, project_id: int) -> list[dict[str, Any]]:
-        return self.get("/api/tasks/", project=project_id, page_size=10000)["tasks"]
-
-    def annotations(self, project_id: int) -> list[dict[str, Any]]:
-        """Every annotation of a project, skipped ones included, in one listing."""
-        tasks = self.get("/api/tasks/", project=project_id, page_size=10000, fields="all")
-        return [a for task in tasks["tasks"] for a in task["annotations"]]
-
-    def task_of(self, project_id: int, key: str = "sentence_id") -> dict[str, int]:
-        """item id (data[key]) -> task id."""
-        return {t["data"][key]: t["id"] for t in self.tasks(project_id)}
-
-    def task(self, task_id: int) -> dict[str, Any]:
-        return self.get(f"/api/tasks/{task_id}/")
-
-    def annotate(
-        self,
-        task_id: int,
-        result: list[dict[str, Any]],
-        by: User,
-        *,
-        as_admin: bool = False,
-        **extra: Any,
-    ) -> int:
-        """POST an annotation as user `by` (with their own token), or by the admin on their
-        behalf (`completed_by`). Returns the annotation's id."""
-        body: dict[str, Any] = {"result": result, "lead_time": 4.5, **extra}
-        token = by.token
-        if as_admin:
-            body["completed_by"] = by.id
-            token = self.token
-        answer = requests.post(
-            f"{self.url}/api/tasks/{task_id}/annotations/",
-            headers=self._headers(token),
-            json=body,
-            timeout=120,
-        )
-        assert answer.status_code == 201, f"annotation of {task_id}: {answer.text[:300]}"
-        created = answer.json()
-        assert created["completed_by"] == by.id
-        self.created.append(created)
-        return created["id"]
-
-    def draft(self, task_id: int, result: list[dict[str, Any]], by: User) -> int:
-        """A draft, as the UI saves one before Submit. Returns the draft's id."""
-        answer = requests.post(
-            f"{self.url}/api/tasks/{task_id}/drafts",
-            headers=self._headers(by.token),
-            json={"result": result, "lead_time": 2.0},
-            timeout=120,
-        )
-        assert answer.status_code == 201, f"draft of {task_id}: {answer.text[:300]}"
-        return answer.json()["id"]
-
-    def update(self, annotation_id: int, result: list[dict[str, Any]], by: User) -> None:
-        """An annotator changes their submitted answer (Update in the UI)."""
-        answer = requests.patch(
-            f"{self.url}/api/annotations/{annotation_id}/",
-            headers=self._headers(by.token),
-            json={"result": result},
-            timeout=120,
-        )
-        assert answer.status_code == 200, f"update of {annotation_id}: {answer.text[:300]}"
 
 
 @pytest.fixture(scope="module")

@@ -35,12 +35,13 @@ from conftest import (
     with_database,
 )
 
-from builder.core.config import Settings
+from builder.core.config import EMAIL_KEY, PASSWORD_KEY, TOKEN_KEY, Settings
 from builder.core.errors import BuilderError
 from builder.core.lock import write_lock
 from builder.labels import validate
+from builder.labels.records import PullPaths, read_records
 from builder.labelstudio import pull, server
-from builder.labelstudio.pull import PullPaths, process_snapshot, read_records, save_snapshot
+from builder.labelstudio.pull import process_snapshot, save_snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO_ROOT / "raw").glob("*.txt"))
@@ -327,9 +328,7 @@ def local_root(tmp_path: Path, port: int, token: str) -> Path:
     (root / "raw").mkdir(parents=True)
     for sample in SAMPLES:
         shutil.copy(sample, root / "raw" / sample.name)
-    (root / ".env").write_text(
-        f"LABEL_STUDIO_PORT={port}\n{server.TOKEN_KEY}={token}\n", encoding="utf-8"
-    )
+    (root / ".env").write_text(f"LABEL_STUDIO_PORT={port}\n{TOKEN_KEY}={token}\n", encoding="utf-8")
     return root
 
 
@@ -363,8 +362,8 @@ def test_local_server_closed_signup_invite_link_and_key_checks(
         copy_database(labelstudio_template.database, database)
         (root / ".labelstudio" / "database").write_text(server.redact(database) + "\n")
     with open(root / ".env", "a", encoding="utf-8") as env:
-        env.write(f"{server.EMAIL_KEY}={labelstudio_template.email}\n")
-        env.write(f"{server.PASSWORD_KEY}={labelstudio_template.password}\n")
+        env.write(f"{EMAIL_KEY}={labelstudio_template.email}\n")
+        env.write(f"{PASSWORD_KEY}={labelstudio_template.password}\n")
         if database:
             env.write(f"LABEL_STUDIO_DATABASE={database}\n")
     settings = Settings.load(root)

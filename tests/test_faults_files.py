@@ -19,7 +19,8 @@ from builder.cli.main import main
 from builder.core.atomic import write_jsonl
 from builder.core.config import Settings
 from builder.inputs.corpus import load_corpus
-from builder.labelstudio.pull import pull_paths, repair
+from builder.labels.records import pull_paths
+from builder.labelstudio.pull import repair
 from builder.tasks.claims import claim_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,9 +181,12 @@ def test_a_build_killed_between_its_renames_gets_the_previous_one_back(tmp_path:
     aside = settings.exports_dir / ".factcheck.old"
     assert not settings.dataset_dir.exists() and tree(aside) == previous
     # The next run puts the previous build back before anything else, so even a next build
-    # that fails leaves it reachable.
-    result = run(settings.root, "dataset", "--accept-imbalance", TEST_SIZE="2")
+    # that fails leaves it reachable. (It fails in the build: the test share is refused without
+    # --accept-imbalance. A bad setting, such as TEST_SIZE=2, now stops every command before
+    # any step starts: see test_config.)
+    result = run(settings.root, "dataset")
     assert result.returncode == 1
+    assert "Nothing was written" in result.stderr
     assert tree(settings.dataset_dir) == previous and not aside.exists()
     result = run(settings.root, "dataset", "--accept-imbalance")
     assert result.returncode == 0, result.stderr

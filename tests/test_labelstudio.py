@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-import requests
 from conftest import LabelStudioServer
+from support import Api
 
-from builder.core.config import Settings
+from builder.core.config import Secret, Settings
 from builder.core.errors import BuilderError
-from builder.core.scheme import labeling_config
+from builder.core.projects import labeling_config
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 
 CHOICE = [
@@ -41,20 +41,13 @@ def task(sentence_id: str) -> dict[str, Any]:
     return {"data": {"sentence_id": sentence_id, **{f: f"{f} of {sentence_id}" for f in fields}}}
 
 
+def admin(labelstudio: LabelStudioServer) -> Api:
+    """Plain HTTP to the server as the admin, not through the client under test."""
+    return Api(labelstudio.url, labelstudio.token)
+
+
 def new_project(client: LabelStudioClient, **kwargs: Any) -> ProjectInfo:
     return client.create_project(unique("client"), labeling_config("claims"), "a test", **kwargs)
-
-
-def http(labelstudio: LabelStudioServer, method: str, path: str, **kwargs: Any) -> Any:
-    answer = requests.request(
-        method,
-        f"{labelstudio.url}{path}",
-        headers={"Authorization": f"Token {labelstudio.token}"},
-        timeout=60,
-        **kwargs,
-    )
-    assert answer.ok, f"{method} {path}: HTTP {answer.status_code} {answer.text[:300]}"
-    return answer.json() if answer.content else None
 
 
 @pytest.mark.server
@@ -89,7 +82,10 @@ def test_import_tasks_returns_the_ids_in_order_and_task_keys_lists_them(
     assert len(ids) == len(names) and ids == sorted(ids)
     # Each returned id is the task holding that item, in the order sent.
     for task_id, name in zip(ids, names, strict=True):
-        assert http(labelstudio, "GET", f"/api/tasks/{task_id}")["data"]["sentence_id"] == name
+        assert (
+            admin(labelstudio).request("GET", f"/api/tasks/{task_id}")["data"]["sentence_id"]
+            == name
+        )
     assert client.task_keys(info.id, "sentence_id") == dict(zip(ids, names, strict=True))
     assert client.task_keys(info.id, "pair_id") == dict.fromkeys(ids)
     assert client.last_task_id(info.id) == max(ids)
@@ -98,10 +94,10 @@ def test_import_tasks_returns_the_ids_in_order_and_task_keys_lists_them(
     more = client.import_tasks(info.id, [task("later")])
     assert client.last_task_id(info.id) == more[0] > max(ids)
     # The newest deleted: the newest is the one before it.
-    http(labelstudio, "DELETE", f"/api/tasks/{more[0]}/")
+    admin(labelstudio).request("DELETE", f"/api/tasks/{more[0]}/")
     assert client.last_task_id(info.id) == max(ids)
     # An older one deleted: the newest stays.
-    http(labelstudio, "DELETE", f"/api/tasks/{ids[0]}/")
+    admin(labelstudio).request("DELETE", f"/api/tasks/{ids[0]}/")
     assert client.last_task_id(info.id) == max(ids)
 
 
@@ -169,7 +165,7 @@ def test_user_id_creates_a_user_once(
     email = f"{uuid.uuid4().hex[:10]}@example.test"
     first = client.user_id(email, first_name="Ann")
     assert client.user_id(email) == first
-    users = http(labelstudio, "GET", "/api/users/")
+    users = admin(labelstudio).request("GET", "/api/users/")
     assert [u["id"] for u in users if u["email"] == email] == [first]
 
 
@@ -184,13 +180,13 @@ def test_task_annotators_lists_who_answered_and_who_skipped(
     client.create_annotation(task_id, CHOICE, completed_by=answered, lead_time=3.5)
     client.create_annotation(task_id, [], completed_by=skipped, was_cancelled=True)
     assert sorted(client.task_annotators(task_id)) == sorted([answered, skipped])
-    stored = http(labelstudio, "GET", f"/api/tasks/{task_id}")["annotations"]
+    stored = admin(labelstudio).request("GET", f"/api/tasks/{task_id}")["annotations"]
     # The task view gives completed_by as a user object.
     assert sorted((a["completed_by"]["id"], a["was_cancelled"]) for a in stored) == sorted(
         [(answered, False), (skipped, True)]
     )
     # The annotations list of the task leaves the skip out: task_annotators must not use it.
-    listed = http(labelstudio, "GET", f"/api/tasks/{task_id}/annotations/")
+    listed = admin(labelstudio).request("GET", f"/api/tasks/{task_id}/annotations/")
     assert [a["completed_by"] for a in listed] == [answered]
     # The project counts one answer and one skip: two annotations in all, not three.
     assert client.project(info.id).annotation_count == 2
@@ -200,10 +196,7 @@ def test_task_annotators_lists_who_answered_and_who_skipped(
 def test_errors_are_plain_builder_errors(
     server_settings: Settings, labelstudio: LabelStudioServer
 ) -> None:
-    wrong = Settings(
-        server_settings.root,
-        {**server_settings.values, "LABEL_STUDIO_API_KEY": "not-the-key-0000"},
-    )
+    wrong = server_settings.model_copy(update={"label_studio_api_key": Secret("not-the-key-0000")})
     with pytest.raises(BuilderError, match="refused the API key") as refused:
         LabelStudioClient(wrong).check()
     assert "not-the-key-0000" not in str(refused.value)

@@ -14,16 +14,18 @@ import pytest
 from builder.core.atomic import write_jsonl
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.labelstudio import pull
-from builder.labelstudio.pull import (
+from builder.labels.records import (
     PullPaths,
-    new_pull_name,
-    process_pages,
-    process_snapshot,
     project_records,
     pull_paths,
     read_records,
     read_summary,
+)
+from builder.labelstudio import pull
+from builder.labelstudio.pull import (
+    new_pull_name,
+    process_pages,
+    process_snapshot,
     save_snapshot,
     since_last_pull,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotation_records import record
+from support import record
 
 from builder.labels.quality import agreement_for, annotator_table, confusion_for, ratings_of
 

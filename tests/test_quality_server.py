@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import LabelStudioServer
-from test_e2e import (
+from support import (
     BELOUSOV,
     FIVE_KILLED,
     HEADLINE,
@@ -30,9 +30,9 @@ from test_e2e import (
     run,
 )
 
-from builder.core.config import MAX_PROJECT_TITLE
-from builder.core.scheme import CLAIM, labeling_config
-from builder.tasks.adjudicate import ADJUDICATION_SUFFIX
+from builder.core.config import ADJUDICATION_SUFFIX, MAX_PROJECT_TITLE
+from builder.core.projects import labeling_config
+from builder.core.scheme import CLAIM
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

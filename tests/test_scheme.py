@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import fastjsonschema
 import pytest
 from jsonschema import Draft202012Validator
+from support import run
 
 from builder.core.features import features_for
+from builder.core.projects import labeling_config
 from builder.core.scheme import (
     CLAIM,
     QUESTIONS,
     STANCE,
     annotation_schema,
-    labeling_config,
     question_for,
     schema_files,
     scheme_declaration,
@@ -171,28 +169,16 @@ def test_scheme_hash_follows_the_declaration() -> None:
     assert [lab["value"] for lab in declared["questions"][0]["labels"]] == CLAIM.names
 
 
-def run_builder(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BUILDER_ROOT": str(root)}
-    return subprocess.run(
-        [sys.executable, "-m", "builder", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_schemas_check_passes_on_the_repository() -> None:
-    result = run_builder(ROOT, "schemas", "--check")
+    result = run(ROOT, "schemas", "--check")
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
 
 
 def test_schemas_check_fails_on_a_stale_file_and_writing_fixes_it(tmp_path: Path) -> None:
-    written = run_builder(tmp_path, "schemas")
+    written = run(tmp_path, "schemas")
     assert written.returncode == 0, written.stderr
-    assert run_builder(tmp_path, "schemas", "--check").returncode == 0
+    assert run(tmp_path, "schemas", "--check").returncode == 0
 
     stale = tmp_path / "schemas" / "annotation.schema.json"
     schema = json.loads(stale.read_text(encoding="utf-8"))
@@ -201,7 +187,7 @@ def test_schemas_check_fails_on_a_stale_file_and_writing_fixes_it(tmp_path: Path
         "checkworthy",
     ]
     stale.write_text(json.dumps(schema), encoding="utf-8")
-    checked = run_builder(tmp_path, "schemas", "--check")
+    checked = run(tmp_path, "schemas", "--check")
     assert checked.returncode == 1
     assert "annotation.schema.json" in checked.stderr
     assert "python -m builder schemas" in checked.stderr
@@ -209,12 +195,12 @@ def test_schemas_check_fails_on_a_stale_file_and_writing_fixes_it(tmp_path: Path
     # --check only reports: the stale file is left as it was.
     assert json.loads(stale.read_text(encoding="utf-8")) == schema
 
-    assert run_builder(tmp_path, "schemas").returncode == 0
-    assert run_builder(tmp_path, "schemas", "--check").returncode == 0
+    assert run(tmp_path, "schemas").returncode == 0
+    assert run(tmp_path, "schemas", "--check").returncode == 0
 
 
 def test_schemas_check_fails_on_a_missing_file(tmp_path: Path) -> None:
-    checked = run_builder(tmp_path, "schemas", "--check")
+    checked = run(tmp_path, "schemas", "--check")
     assert checked.returncode == 1
     assert "article.schema.json" in checked.stderr
     assert not (tmp_path / "schemas").exists()

@@ -23,7 +23,14 @@ from conftest import (
     with_database,
 )
 
-from builder.core.config import Settings, read_dotenv
+from builder.core.config import (
+    EMAIL_KEY,
+    PASSWORD_KEY,
+    TOKEN_KEY,
+    Settings,
+    read_dotenv,
+    write_dotenv,
+)
 from builder.core.errors import BuilderError
 from builder.labelstudio import server
 
@@ -31,9 +38,9 @@ _SHELL_VARS = (
     "LABEL_STUDIO_URL",
     "LABEL_STUDIO_API_KEY",
     "LABEL_STUDIO_PORT",
-    server.EMAIL_KEY,
-    server.PASSWORD_KEY,
-    server.TOKEN_KEY,
+    EMAIL_KEY,
+    PASSWORD_KEY,
+    TOKEN_KEY,
 )
 
 
@@ -72,9 +79,9 @@ def _from_template(root: Path, template: Template) -> Settings:
         copy_database(template.database, settings.label_studio_database)
         (root / ".labelstudio" / "database").write_text(settings.label_studio_database + "\n")
     with open(root / ".env", "a", encoding="utf-8") as env:
-        env.write(f"{server.EMAIL_KEY}={template.email}\n")
-        env.write(f"{server.PASSWORD_KEY}={template.password}\n")
-        env.write(f"{server.TOKEN_KEY}={template.token}\n")
+        env.write(f"{EMAIL_KEY}={template.email}\n")
+        env.write(f"{PASSWORD_KEY}={template.password}\n")
+        env.write(f"{TOKEN_KEY}={template.token}\n")
     return Settings.load(root)
 
 
@@ -147,11 +154,11 @@ def test_server_environment_strips_what_label_studio_would_misread(
     assert os.environ["USERNAME"] == "from-the-shell"
 
 
-def test_save_credentials_keeps_other_lines(tmp_path: Path) -> None:
+def test_write_dotenv_keeps_other_lines(tmp_path: Path) -> None:
     env_path = tmp_path / ".env"
     env_path.write_text("# mine\nDATASET_NAME=demo\nLOCAL_LABEL_STUDIO_TOKEN=old\n\n")
 
-    server.save_credentials(env_path, {server.TOKEN_KEY: "new", server.EMAIL_KEY: "a@b.test"})
+    write_dotenv(env_path, {TOKEN_KEY: "new", EMAIL_KEY: "a@b.test"})
 
     text = env_path.read_text()
     assert text == "# mine\nDATASET_NAME=demo\nLOCAL_LABEL_STUDIO_TOKEN=new\n\n" + (
@@ -229,9 +236,9 @@ def test_first_start_creates_the_admin_and_keeps_env(
     values = read_dotenv(env_path)
     assert "# keep me\nDATASET_NAME=demo\n" in env_path.read_text()
     assert stat.S_IMODE(env_path.stat().st_mode) == 0o600
-    assert values[server.EMAIL_KEY] == info.email
-    assert values[server.PASSWORD_KEY] == info.password
-    token = values[server.TOKEN_KEY]
+    assert values[EMAIL_KEY] == info.email
+    assert values[PASSWORD_KEY] == info.password
+    token = values[TOKEN_KEY]
     assert token not in printed
     assert info.email in printed and info.password in printed
     assert "make labelstudio-stop" in printed

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from builder.core.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
+from builder.core.report import Report
 from builder.inputs.articles import Article
 from builder.inputs.corpus import Corpus, load_corpus
 from builder.inputs.sentences import split_article
@@ -260,3 +261,19 @@ def test_defaults_find_the_death_toll_and_the_ministers_pairs(tmp_path: Path) ->
     assert pair_id(four, five) in ids
     assert pair_id(last_time, height) in ids  # over a year ago / first time in over a year
     assert all(p.task["article_id"] != p.target.article_id for p in pairs)
+
+
+def test_what_is_left_out_is_counted(story: Corpus) -> None:
+    alone = corpus_of(article("alone", f"{KILLED} {FOUR}"))
+    report = Report("stance")
+    targets = targets_from(alone, checkworthy(sentence(alone, KILLED, "alone")), [])
+    assert candidate_pairs(alone, targets, 10, 0.0, report) == []
+    assert report.dropped == {"targets without a candidate in their story": 1}
+
+    targets = targets_from(story, checkworthy(sentence(story, MINISTERS)), [])
+    everything = candidate_pairs(story, targets, 10, 0.0)
+    between = (everything[0].similarity + everything[1].similarity) / 2
+    report = Report("stance")
+    kept = candidate_pairs(story, targets, 10, between, report)
+    assert len(kept) == 1
+    assert report.dropped == {"top candidates below the similarity": len(everything) - 1}

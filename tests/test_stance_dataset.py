@@ -10,8 +10,9 @@ from typing import Any
 from builder.core.atomic import write_json
 from builder.core.config import Settings
 from builder.core.scheme import question_for
-from builder.dataset.stance_rows import pair_data, stance_parts
-from builder.labelstudio.pull import process_snapshot, pull_paths, save_snapshot
+from builder.dataset.stance_rows import stance_parts
+from builder.labels.records import pull_paths, pulled_tasks
+from builder.labelstudio.pull import process_snapshot, save_snapshot
 
 _ids = count(100)
 
@@ -109,7 +110,7 @@ def stance_pulled(tmp_path: Path) -> Settings:
 def test_no_stance_pull_gives_none(tmp_path: Path) -> None:
     settings = Settings(root=tmp_path)
     assert stance_parts(settings) is None
-    assert pair_data(settings) == {}
+    assert pulled_tasks(settings, "stance") == {}
     # Records alone, without the pull's summary, are no stance round either.
     write_json(pull_paths(settings, "claims").summary, {"counts": {}})
     assert stance_parts(settings) is None
@@ -169,8 +170,8 @@ def test_ties_maps_records_and_summary(tmp_path: Path) -> None:
     assert parts.summary["counts"]["skipped_cancelled"] == 1
 
 
-def test_pair_data_reads_the_merged_tasks(tmp_path: Path) -> None:
+def test_pulled_tasks_reads_the_merged_tasks(tmp_path: Path) -> None:
     settings = stance_pulled(tmp_path)
-    data = pair_data(settings)
+    data = pulled_tasks(settings, "stance")
     assert sorted(data) == ["p-adj", "p-agree", "p-skip", "p-tie"]
     assert data["p-tie"] == pair("p-tie", story="story-2", article="art-c")

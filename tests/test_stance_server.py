@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import LabelStudioServer
-from test_e2e import (
+from support import (
     A0,
     FIRST_TIME,
     FIVE_KILLED,
@@ -34,7 +34,8 @@ from test_e2e import (
 )
 
 from builder.core.config import Settings
-from builder.core.scheme import STANCE, labeling_config
+from builder.core.projects import labeling_config
+from builder.core.scheme import STANCE
 from builder.inputs.corpus import load_corpus
 from builder.tasks.stance import pair_id
 

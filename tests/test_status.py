@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from annotation_records import record
+from support import record
 
-from builder.cli.status import project_status, render, table
+from builder.cli.status import project_status, render, status_report, table
 from builder.core.atomic import write_json, write_jsonl
 from builder.core.config import Settings
-from builder.labelstudio.pull import pull_paths
+from builder.core.report import Report
+from builder.labels.records import pull_paths
 
 
 def rec(item: str, who: str, label: str, lead_time: float, gt: bool = False) -> dict[str, Any]:
@@ -191,6 +192,20 @@ def test_table_columns_line_up(rows: list[list[Any]]) -> None:
     assert lines[2:] == ([] if not rows else ["a     1.500  -    "])
 
 
+def test_status_shows_the_last_report_of_each_step(tmp_path: Path) -> None:
+    settings = pulled_root(tmp_path)
+    Report("pull", read=4, kept=3, dropped={"claims rejected": 1}, seconds=0.5).save(
+        settings.state_dir
+    )
+    Report("dataset", unchanged=True, seconds=0.1).save(settings.state_dir)
+    report = status_report(settings)
+    assert [s["step"] for s in report["steps"]] == ["dataset", "pull"]
+    steps = rows_of(render(report), "step")
+    # finished (UTC), read, kept, dropped, seconds, outcome
+    assert steps["pull"][1:] == ["4", "3", "1", "0.500", "claims", "rejected", "1"]
+    assert steps["dataset"][1:] == ["0", "0", "0", "0.100", "nothing", "changed"]
+
+
 def test_status_counts_undated_articles_stories_and_split_groups(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -237,7 +252,7 @@ def test_status_json_has_each_annotators_competence_and_low_posteriors_unresolve
     assert "competence: Dawid-Skene's estimate" in text
     assert "  labels by: dawid-skene" in text
     # The majority is one setting away, and then every 2-1 item is a plain majority label.
-    majority = Settings(root=tmp_path, values={"AGGREGATION": "majority"})
+    majority = Settings(root=tmp_path, aggregation="majority")
     status = project_status(majority, "claims", "Fact-check claims", None)
     assert status["aggregation"] == "majority"
     assert status["unresolved"] == []

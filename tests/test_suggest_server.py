@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import LabelStudioServer
-from test_e2e import Api, User, choice, dotenv, make_root, ok, run
+from support import Api, User, choice, dotenv, make_root, ok, run
 
 from builder.core.scheme import CLAIM
 

@@ -8,10 +8,8 @@ test).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,29 +19,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from conftest import LabelStudioServer
+from support import (
+    CHOICE,
+    SAMPLES,
+    Api,
+    builder_command,
+    builder_environment,
+    closed_port,
+    run,
+)
 
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.core.scheme import labeling_config
+from builder.core.projects import labeling_config
 from builder.inputs.corpus import load_corpus
 from builder.labelstudio.client import LabelStudioClient
 from builder.tasks.claims import claim_tasks
 
 pytestmark = pytest.mark.server
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((REPO_ROOT / "raw").glob("*.txt"))
 MARKUP = "The minister wrote <b>bold</b> & <script>x</script> in the memo."
-CHOICE = [
-    {
-        "from_name": "claim",
-        "to_name": "text",
-        "type": "choices",
-        "value": {"choices": ["checkworthy"]},
-    }
-]
 
 
 # Helpers -----------------------------------------------------------------------------------
@@ -54,12 +50,6 @@ def normal(config: str) -> str:
     return "".join(config.split())
 
 
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def append_env(root: Path, **values: str) -> None:
     with open(root / ".env", "a", encoding="utf-8") as env:
         for key, value in values.items():
@@ -68,30 +58,6 @@ def append_env(root: Path, **values: str) -> None:
 
 def title_of(root: Path) -> str:
     return Settings.load(root).claims_project_title
-
-
-def command(root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "builder", *args]
-
-
-def environment(root: Path, **extra: str) -> dict[str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_", "BUILDER_"))
-    }
-    return {**clean, "BUILDER_ROOT": str(root), **extra}
-
-
-def run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command(root, *args),
-        cwd=root,
-        env=environment(root, **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def sync(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -107,81 +73,6 @@ def synced(root: Path, *args: str) -> str:
     return result.stdout
 
 
-class Api:
-    """Plain HTTP to the session's server, as the admin (or another user's token)."""
-
-    def __init__(self, labelstudio: LabelStudioServer, token: str | None = None) -> None:
-        self.url = labelstudio.url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {token or labelstudio.token}"
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = self.session.request(method, f"{self.url}{path}", timeout=120, **kwargs)
-        assert answer.ok, f"{method} {path}: HTTP {answer.status_code} {answer.text[:500]}"
-        return answer.json() if answer.content else None
-
-    def project_id(self, title: str) -> int | None:
-        page, ids = 1, []
-        while True:
-            answer = self.session.get(
-                f"{self.url}/api/projects",
-                params={"page": page, "page_size": 100, "include": "id,title"},
-                timeout=60,
-            )
-            answer.raise_for_status()
-            body = answer.json()
-            ids += [p["id"] for p in body["results"] if p["title"] == title]
-            if not body.get("next"):
-                break
-            page += 1
-        assert len(ids) <= 1, f"{len(ids)} projects titled {title!r}"
-        return ids[0] if ids else None
-
-    def project(self, project_id: int) -> dict[str, Any]:
-        return self.request("GET", f"/api/projects/{project_id}")
-
-    def task_count(self, project_id: int) -> int:
-        answer = self.session.get(
-            f"{self.url}/api/tasks",
-            params={"project": project_id, "page_size": 1, "include": "id"},
-            timeout=60,
-        )
-        answer.raise_for_status()
-        return answer.json()["total"]
-
-    def tasks(self, project_id: int) -> list[dict[str, Any]]:
-        """Every task of the project with its id and data, page by page."""
-        found: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            answer = self.session.get(
-                f"{self.url}/api/tasks",
-                params={
-                    "project": project_id,
-                    "page": page,
-                    "page_size": 1000,
-                    "include": "id,data",
-                },
-                timeout=120,
-            )
-            if answer.status_code == 404:  # past the last page
-                break
-            answer.raise_for_status()
-            body = answer.json()
-            found += body["tasks"]
-            if len(found) >= body["total"] or not body["tasks"]:
-                break
-            page += 1
-        return found
-
-    def annotate(self, task_id: int, result: list[dict] | None = None) -> int:
-        body = {"result": CHOICE if result is None else result}
-        return self.request("POST", f"/api/tasks/{task_id}/annotations/", json=body)["id"]
-
-    def annotations(self, task_id: int) -> list[dict[str, Any]]:
-        return self.request("GET", f"/api/tasks/{task_id}/annotations/")
-
-
 def by_sentence(tasks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     found = {t["data"].get("sentence_id"): t for t in tasks}
     assert len(found) == len(tasks), "more than one task for a sentence"
@@ -193,7 +84,7 @@ def expected_tasks(root: Path) -> list[dict[str, Any]]:
 
 
 def assert_one_task_per_sentence(api: Api, project_id: int, root: Path) -> list[dict[str, Any]]:
-    tasks = api.tasks(project_id)
+    tasks = api.tasks(project_id, include="id,data")
     counts = Counter(t["data"].get("sentence_id") for t in tasks)
     duplicated = {s: n for s, n in counts.items() if n > 1}
     assert not duplicated, f"{len(duplicated)} sentence(s) with more than one task"
@@ -206,7 +97,7 @@ def assert_one_task_per_sentence(api: Api, project_id: int, root: Path) -> list[
 
 @pytest.fixture
 def api(labelstudio: LabelStudioServer) -> Api:
-    return Api(labelstudio)
+    return Api(labelstudio.url, labelstudio.token)
 
 
 @pytest.fixture
@@ -228,7 +119,7 @@ def first_sync(root: Path, api: Api) -> tuple[int, list[dict[str, Any]]]:
     assert "created project" in out
     project_id = api.project_id(title_of(root))
     assert project_id is not None
-    return project_id, api.tasks(project_id)
+    return project_id, api.tasks(project_id, include="id,data")
 
 
 # 1, 3: create, import, and nothing the second time ------------------------------------------
@@ -252,7 +143,7 @@ def test_sync_creates_the_project_with_the_declared_config_and_one_task_per_sent
     )
     project_id, tasks = first_sync(root, api)
 
-    project = api.project(project_id)
+    project = api.project_by_id(project_id)
     assert normal(project["label_config"]) == normal(labeling_config("claims"))
     assert "<Text " in project["label_config"] and "HyperText" not in project["label_config"]
 
@@ -334,7 +225,7 @@ def test_editing_one_sentence_imports_exactly_one_new_task(root: Path, api: Api)
 
     out = synced(root)
     assert "imported 1 new task" in out
-    after = api.tasks(project_id)
+    after = api.tasks(project_id, include="id,data")
     assert len(after) == len(before) + 1
     old_by_id = {t["id"]: t for t in before}
     # Every task that was there is still there, with the same data.
@@ -360,7 +251,7 @@ def test_an_article_that_left_raw_is_reported_not_deleted(root: Path, api: Api) 
     assert "nothing new" in out
     assert f"{len(gone)} task(s)" in out and "no longer in raw/" in out
     assert gone[0] in out
-    after = api.tasks(project_id)
+    after = api.tasks(project_id, include="id,data")
     assert sorted(t["id"] for t in after) == sorted(t["id"] for t in before)
 
 
@@ -399,7 +290,7 @@ def test_a_task_added_by_hand_does_not_break_the_sync(root: Path, api: Api) -> N
 
     out = synced(root)
     assert "no longer in raw/" in out and "by-hand-0001" in out
-    after = api.tasks(project_id)
+    after = api.tasks(project_id, include="id,data")
     assert len(after) == len(before) + 2
     ours = [t for t in after if t["data"].get("sentence_id") not in (None, "by-hand-0001")]
     assert sorted(t["id"] for t in ours) == sorted(t["id"] for t in before)
@@ -420,18 +311,19 @@ def hand_config() -> str:
 def test_a_differing_config_without_annotations_is_updated(root: Path, api: Api) -> None:
     project_id, _ = first_sync(root, api)
     api.request("PATCH", f"/api/projects/{project_id}", json={"label_config": hand_config()})
-    assert normal(api.project(project_id)["label_config"]) == normal(hand_config())
+    assert normal(api.project_by_id(project_id)["label_config"]) == normal(hand_config())
 
     out = synced(root)
     assert "updated the config" in out
-    assert normal(api.project(project_id)["label_config"]) == normal(labeling_config("claims"))
+    config = api.project_by_id(project_id)["label_config"]
+    assert normal(config) == normal(labeling_config("claims"))
 
 
 def test_a_differing_config_with_annotations_is_left_alone_until_forced(
     root: Path, api: Api
 ) -> None:
     project_id, tasks = first_sync(root, api)
-    annotation = api.annotate(tasks[0]["id"])
+    annotation = api.annotate(tasks[0]["id"], CHOICE)
     api.request("PATCH", f"/api/projects/{project_id}", json={"label_config": hand_config()})
 
     refused = sync(root)
@@ -439,13 +331,13 @@ def test_a_differing_config_with_annotations_is_left_alone_until_forced(
     assert "An older prompt?" in refused.stderr  # the diff: what the project has …
     assert "Is this sentence a claim worth checking?" in refused.stderr  # … and what is declared
     assert "--force-config" in refused.stderr
-    assert normal(api.project(project_id)["label_config"]) == normal(hand_config())
+    assert normal(api.project_by_id(project_id)["label_config"]) == normal(hand_config())
 
     out = synced(root, "--force-config")
     assert "updated the config" in out
-    project = api.project(project_id)
+    project = api.project_by_id(project_id)
     assert normal(project["label_config"]) == normal(labeling_config("claims"))
-    assert [a["id"] for a in api.annotations(tasks[0]["id"])] == [annotation]
+    assert [a["id"] for a in api.task_annotations(tasks[0]["id"])] == [annotation]
     assert project["total_annotations_number"] == 1
 
 
@@ -455,7 +347,7 @@ def test_a_differing_config_with_annotations_is_left_alone_until_forced(
 def test_annotated_tasks_are_never_deleted_or_changed(root: Path, api: Api) -> None:
     project_id, before = first_sync(root, api)
     target = next(t for t in before if t["data"]["kind"] == "body")
-    annotation = api.annotate(target["id"])
+    annotation = api.annotate(target["id"], CHOICE)
     # Its sentence leaves raw/ (the rest of its article stays).
     path = root / "raw" / f"{target['data']['article_id']}.txt"
     text = path.read_text(encoding="utf-8")
@@ -464,15 +356,15 @@ def test_annotated_tasks_are_never_deleted_or_changed(root: Path, api: Api) -> N
 
     out = synced(root)
     assert target["data"]["sentence_id"] in out and "no longer in raw/" in out
-    after = {t["id"]: t for t in api.tasks(project_id)}
+    after = {t["id"]: t for t in api.tasks(project_id, include="id,data")}
     assert after[target["id"]]["data"] == target["data"]
-    assert [a["id"] for a in api.annotations(target["id"])] == [annotation]
-    assert api.annotations(target["id"])[0]["result"][0]["value"] == CHOICE[0]["value"]
+    assert [a["id"] for a in api.task_annotations(target["id"])] == [annotation]
+    assert api.task_annotations(target["id"])[0]["result"][0]["value"] == CHOICE[0]["value"]
     # Also a second sync with the whole article gone keeps it.
     path.unlink()
     synced(root)
     assert api.request("GET", f"/api/tasks/{target['id']}")["data"] == target["data"]
-    assert [a["id"] for a in api.annotations(target["id"])] == [annotation]
+    assert [a["id"] for a in api.task_annotations(target["id"])] == [annotation]
 
 
 # 10: errors --------------------------------------------------------------------------------
@@ -529,31 +421,31 @@ def test_annotations_per_task_sets_the_overlap_on_the_server(
 ) -> None:
     append_env(root, ANNOTATIONS_PER_TASK="2")
     project_id, _ = first_sync(root, api)
-    assert api.project(project_id)["maximum_annotations"] == 2
+    assert api.project_by_id(project_id)["maximum_annotations"] == 2
 
     tag = uuid.uuid4().hex[:8]
-    a = Api(labelstudio, labelstudio.create_user(f"a-{tag}@example.test", "pw-annotator-a-1"))
-    b = Api(labelstudio, labelstudio.create_user(f"b-{tag}@example.test", "pw-annotator-b-1"))
+    a = Api(labelstudio.url, labelstudio.create_user(f"a-{tag}@example.test", "pw-annotator-a-1"))
+    b = Api(labelstudio.url, labelstudio.create_user(f"b-{tag}@example.test", "pw-annotator-b-1"))
     first = next_task(a, project_id)
     assert next_task(b, project_id) == first  # two annotators are handed the same task
-    a.annotate(first)
+    a.annotate(first, CHOICE)
     assert next_task(b, project_id) == first  # it still needs B's answer
     assert next_task(a, project_id) != first
 
     # One annotation per task (another project): A's task is not handed to B.
     append_env(root, CLAIMS_PROJECT_TITLE=f"overlap one {tag}", ANNOTATIONS_PER_TASK="1")
     single, _ = first_sync(root, api)
-    assert api.project(single)["maximum_annotations"] == 1
+    assert api.project_by_id(single)["maximum_annotations"] == 1
     first = next_task(a, single)
     # Label Studio locks a handed-out task while it needs one more answer: B gets another.
     assert next_task(b, single) != first
-    a.annotate(first)
+    a.annotate(first, CHOICE)
     assert next_task(b, single) != first
 
     # Changing the setting updates the existing project.
     append_env(root, ANNOTATIONS_PER_TASK="3")
     assert "annotations per task set to 3" in synced(root)
-    assert api.project(single)["maximum_annotations"] == 3
+    assert api.project_by_id(single)["maximum_annotations"] == 3
 
 
 # 6: a killed sync ------------------------------------------------------------------------------
@@ -586,9 +478,9 @@ def kill_sync(root: Path, api: Api, when: str, delay: float) -> tuple[bool, int]
     task count grew). Whether it was still running, and the server's count at the kill."""
     title = title_of(root)
     process = subprocess.Popen(
-        command(root, "sync", "--no-progress"),
+        builder_command("sync", "--no-progress"),
         cwd=root,
-        env=environment(root),
+        env=builder_environment(root),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -676,7 +568,7 @@ def test_a_killed_sync_ends_with_exactly_one_task_per_sentence(root: Path, api: 
     killed = subprocess.run(
         [sys.executable, "-c", KILL_AFTER_FIRST_BATCH],
         cwd=root,
-        env=environment(root),
+        env=builder_environment(root),
         capture_output=True,
         text=True,
         timeout=120,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.core.scheme import labeling_config
+from builder.core.projects import labeling_config
 from builder.labelstudio.sync import SyncState, config_difference, config_hash, inputs_fingerprint
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import LabelStudioServer
 from test_e2e import Api, User, choice, make_root, ok, read_jsonl
 
-from builder.labelstudio.pull import read_summary
+from builder.labels.records import read_summary
 
 ANNOTATORS = 4
 MOST = 25  # annotations per annotator at most

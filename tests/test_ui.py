@@ -17,23 +17,19 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from conftest import LabelStudioServer
+from support import SAMPLES, Api, ok
 
 from builder.core.config import Settings
 
 pytestmark = pytest.mark.server
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((REPO_ROOT / "raw").glob("*.txt"))
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -104,70 +100,6 @@ def browser(browser_available: None, tmp_path: Path) -> Iterator[Any]:
             context.close()
 
 
-def run(root: Path, *args: str) -> str:
-    """`python -m builder <args>` in the root; its stdout, after checking it succeeded."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_", "BUILDER_"))
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "builder", *args],
-        cwd=root,
-        env={**env, "BUILDER_ROOT": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    return result.stdout
-
-
-class Api:
-    """Plain HTTP to the session's server as the admin."""
-
-    def __init__(self, labelstudio: LabelStudioServer) -> None:
-        self.url = labelstudio.url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {labelstudio.token}"
-
-    def get(self, path: str, **params: Any) -> Any:
-        answer = self.session.get(f"{self.url}{path}", params=params, timeout=60)
-        assert answer.ok, f"GET {path}: HTTP {answer.status_code} {answer.text[:500]}"
-        return answer.json()
-
-    def project_id(self, title: str) -> int:
-        projects = self.get("/api/projects", page_size=1000, include="id,title")["results"]
-        ids = [p["id"] for p in projects if p["title"] == title]
-        assert len(ids) == 1, f"{len(ids)} projects titled {title!r}"
-        return ids[0]
-
-    def task_with_text(self, project_id: int, text: str) -> dict[str, Any]:
-        query = {
-            "filters": {
-                "conjunction": "and",
-                "items": [
-                    {
-                        "filter": "filter:tasks:data.text",
-                        "operator": "equal",
-                        "type": "String",
-                        "value": text,
-                    }
-                ],
-            }
-        }
-        body = self.get(
-            "/api/tasks",
-            project=project_id,
-            page_size=10,
-            include="id,data",
-            query=json.dumps(query),
-        )
-        assert len(body["tasks"]) == 1, f"{len(body['tasks'])} task(s) with text {text!r}"
-        return body["tasks"][0]
-
-
 @pytest.fixture
 def root(server_settings: Settings, project_root: Path) -> Path:
     """The samples and an article with markup in it, under a claims project title of its own."""
@@ -202,10 +134,11 @@ def test_an_annotator_labels_a_task_in_the_browser_and_pull_accepts_it(
 ) -> None:
     from playwright.sync_api import expect
 
-    out = run(root, "sync", "--no-progress")
+    out = ok(root, "sync", "--no-progress")
     assert "created project" in out, out
-    api = Api(labelstudio)
+    api = Api(labelstudio.url, labelstudio.token)
     project_id = api.project_id(Settings.load(root).claims_project_title)
+    assert project_id is not None
     task = api.task_with_text(project_id, SENTENCE)
     markup_task = api.task_with_text(project_id, MARKUP)
     assert task["data"]["headline"] == HEADLINE
@@ -270,7 +203,7 @@ def test_an_annotator_labels_a_task_in_the_browser_and_pull_accepts_it(
         (item["from_name"], item["to_name"], item["type"], item["value"]["choices"])
         for item in annotation["result"]
     ] == [("claim", "text", "choices", ["checkworthy"])]
-    out = run(root, "pull")
+    out = ok(root, "pull")
     counts = COUNTS.search(out)
     assert counts, out
     assert (int(counts["pulled"]), int(counts["accepted"]), int(counts["rejected"])) == (1, 1, 0)

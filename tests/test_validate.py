@@ -59,16 +59,31 @@ def task(
     }
 
 
-def check_counts(out: Validated) -> None:
+def check_counts(out: Validated, export: list[dict[str, Any]]) -> None:
+    """The counts against the input export: each of its annotations and drafts counted once."""
+    annotations = {a["id"] for t in export for a in t.get("annotations") or []}
+    drafts = sum(len(t.get("drafts") or []) for t in export)
+    decided = [r["annotation_id"] for r in out.accepted + out.rejected]
     counts = out.counts
-    assert counts["pulled"] == counts["accepted"] + counts["rejected"] + counts["skipped"]
+    assert counts["pulled"] == len(annotations) + drafts
+    assert len(decided) == len(set(decided)) and set(decided) <= annotations
     assert counts["accepted"] == len(out.accepted)
     assert counts["rejected"] == len(out.rejected)
+    assert counts["skipped"] == counts["pulled"] - len(decided)
     assert counts["skipped"] == sum(v for k, v in counts.items() if k.startswith("skipped_"))
+    assert counts.get("skipped_draft", 0) == drafts
+
+
+def validate(
+    project: str, export: list[dict[str, Any]], known: set[str], ground_truth: bool = False
+) -> Validated:
+    """validate_export, its counts checked against the export it was given."""
+    out = validate_export(project, export, known, ground_truth)
+    check_counts(out, export)
+    return out
 
 
 def only_reject(out: Validated) -> dict[str, Any]:
-    check_counts(out)
     assert out.accepted == []
     assert len(out.rejected) == 1, out.rejected
     return out.rejected[0]
@@ -76,8 +91,7 @@ def only_reject(out: Validated) -> dict[str, Any]:
 
 def test_an_annotation_becomes_an_accepted_record() -> None:
     ann = annotation()
-    out = validate_export("claims", [task([ann])], KNOWN)
-    check_counts(out)
+    out = validate("claims", [task([ann])], KNOWN)
     assert out.rejected == [] and out.skipped == {}
     assert out.accepted == [
         {
@@ -101,7 +115,7 @@ def test_every_label_of_the_scheme_is_accepted() -> None:
         task([annotation([choice(label)])])
         for label in ("no_claim", "not_checkworthy", "checkworthy")
     ]
-    out = validate_export("claims", tasks, KNOWN)
+    out = validate("claims", tasks, KNOWN)
     assert [r["answers"]["claim"] for r in out.accepted] == [
         ["no_claim"],
         ["not_checkworthy"],
@@ -110,12 +124,12 @@ def test_every_label_of_the_scheme_is_accepted() -> None:
 
 
 def test_annotator_is_the_user_id_when_the_export_has_only_ids() -> None:
-    out = validate_export("claims", [task([annotation(who=7)])], KNOWN)
+    out = validate("claims", [task([annotation(who=7)])], KNOWN)
     assert out.accepted[0]["annotator"] == "7"
 
 
 def test_ground_truth_flag_is_kept() -> None:
-    out = validate_export("claims", [task([annotation(ground_truth=True)])], KNOWN)
+    out = validate("claims", [task([annotation(ground_truth=True)])], KNOWN)
     assert out.accepted[0]["ground_truth"] is True
 
 
@@ -133,38 +147,38 @@ def assert_reject(reject: dict[str, Any], ann: dict[str, Any], path: str, *words
 
 def test_a_label_not_in_the_scheme_is_rejected() -> None:
     ann = annotation([choice("maybe")])
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert_reject(reject, ann, "$.answers.claim[0]", "'maybe'", "is not one of")
 
 
 def test_a_label_of_the_other_project_is_rejected() -> None:
     ann = annotation([choice("supports")])
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert_reject(reject, ann, "$.answers.claim[0]", "'supports'")
 
 
 def test_two_choices_where_one_is_allowed_are_rejected() -> None:
     ann = annotation([choice(["checkworthy", "no_claim"])])
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert_reject(reject, ann, "$.answers.claim", "too long")
 
 
 def test_two_result_items_for_one_control_are_rejected() -> None:
     ann = annotation([choice("checkworthy"), choice("no_claim")])
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert_reject(reject, ann, "$.answers.claim", "too long")
 
 
 def test_no_choice_at_all_is_rejected() -> None:
     ann = annotation([choice([])])
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert_reject(reject, ann, "$.answers.claim", "[]")
 
 
 def test_a_missing_required_answer_is_rejected() -> None:
     # The only result is for another control: the required `claim` answer is missing.
     ann = annotation([choice("checkworthy", control="stance")])
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert_reject(reject, ann, "$.answers", "'claim' is a required property")
 
 
@@ -176,13 +190,13 @@ def test_a_result_for_a_control_that_does_not_exist_is_rejected() -> None:
         "value": {"text": ["looks fine"]},
     }
     ann = annotation([choice("checkworthy"), extra])
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert_reject(reject, ann, "$.answers", "'comment' was unexpected")
 
 
 def test_an_unknown_sentence_id_is_rejected() -> None:
     ann = annotation()
-    out = validate_export("claims", [task([ann], sentence_id="gone-123456789012")], KNOWN)
+    out = validate("claims", [task([ann], sentence_id="gone-123456789012")], KNOWN)
     reject = only_reject(out)
     assert reject["path"] == "$.item_id"
     assert reject["item_id"] == "gone-123456789012"
@@ -193,20 +207,20 @@ def test_an_unknown_sentence_id_is_rejected() -> None:
 def test_a_task_without_a_sentence_id_is_rejected() -> None:
     broken = task([annotation()])
     broken["data"] = {"text": "no id"}
-    reject = only_reject(validate_export("claims", [broken], KNOWN))
+    reject = only_reject(validate("claims", [broken], KNOWN))
     assert reject["path"] == "$.item_id"
 
 
 def test_an_annotation_without_an_annotator_is_rejected() -> None:
     ann = annotation()
     ann["completed_by"] = None
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert reject["path"] == "$.annotator"
 
 
 def test_every_reason_of_a_reject_is_named() -> None:
     ann = annotation([choice("maybe"), choice("x", control="other")])
-    reject = only_reject(validate_export("claims", [task([ann])], KNOWN))
+    reject = only_reject(validate("claims", [task([ann])], KNOWN))
     assert "'maybe'" in reject["reason"] and "'other' was unexpected" in reject["reason"]
 
 
@@ -222,8 +236,7 @@ def test_every_reason_of_a_reject_is_named() -> None:
 def test_skipped_and_empty_annotations_are_counted_not_labels(
     fields: dict[str, Any], reason: str
 ) -> None:
-    out = validate_export("claims", [task([annotation(**fields)])], KNOWN)
-    check_counts(out)
+    out = validate("claims", [task([annotation(**fields)])], KNOWN)
     assert out.accepted == [] and out.rejected == []
     assert out.skipped == {reason: 1}
     assert out.counts["pulled"] == 1 and out.counts[f"skipped_{reason}"] == 1
@@ -231,8 +244,7 @@ def test_skipped_and_empty_annotations_are_counted_not_labels(
 
 def test_drafts_are_counted_as_skipped() -> None:
     draft = {"id": 5, "user": "ann@example.org", "result": [choice("checkworthy")]}
-    out = validate_export("claims", [task([], drafts=[draft, dict(draft, id=6)])], KNOWN)
-    check_counts(out)
+    out = validate("claims", [task([], drafts=[draft, dict(draft, id=6)])], KNOWN)
     assert out.accepted == [] and out.skipped == {"draft": 2}
 
 
@@ -249,8 +261,7 @@ def test_a_mixed_export_adds_up() -> None:
         task([annotation(result=[])], task_id=14),
         {"id": 15, "data": {"sentence_id": "art-1-aaaaaaaaaaaa"}},  # no annotations at all
     ]
-    out = validate_export("claims", tasks, KNOWN)
-    check_counts(out)
+    out = validate("claims", tasks, KNOWN)
     assert out.counts == {
         "pulled": 7,
         "accepted": 2,
@@ -269,7 +280,7 @@ def test_stance_records_use_the_pair_id() -> None:
         "data": {"pair_id": "pair-1", "text": "x"},
         "annotations": [annotation([choice("contradicts", control="stance")])],
     }
-    out = validate_export("stance", [stance_task], {"pair-1"})
+    out = validate("stance", [stance_task], {"pair-1"})
     assert [(r["item_id"], r["answers"]) for r in out.accepted] == [
         ("pair-1", {"stance": ["contradicts"]})
     ]

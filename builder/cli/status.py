@@ -6,15 +6,17 @@ from typing import Any
 
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.core.scheme import question_for
+from builder.core.projects import PROJECTS
+from builder.core.report import last_reports
 from builder.labels.aggregate import DS_MIN_SHARED_ITEMS, aggregate, effective_method
 from builder.labels.quality import agreement_for, annotator_table
+from builder.labels.records import project_records, pull_summary
 from builder.labelstudio import identity
-from builder.labelstudio.pull import ADJUDICATED, project_records, pull_paths, read_summary
+from builder.labelstudio.client import LabelStudioClient
 
 
 def _pull_counts(settings: Settings, name: str) -> dict[str, int]:
-    summary = read_summary(pull_paths(settings, name).summary)
+    summary = pull_summary(settings, name)
     return summary["counts"] if summary else {}
 
 
@@ -29,7 +31,7 @@ def project_status(
     records = project_records(settings, project)
     labels = aggregate(records, settings.aggregation, settings.min_posterior)
     counts = _pull_counts(settings, project)
-    adjudicated = _pull_counts(settings, ADJUDICATED.format(project=project))
+    adjudicated = _pull_counts(settings, PROJECTS[project].adjudication_name)
     status: dict[str, Any] = {"project": project, "title": title, "server": None}
     status["aggregation"] = effective_method(records, settings.aggregation)
     if client is not None:
@@ -50,18 +52,14 @@ def project_status(
         i for i, item in labels.items() if item.label is None and i not in known
     )
     status["adjudicated"] = sum(1 for item in labels.values() if item.resolved_by == "ground_truth")
-    status["last_pull"] = (read_summary(pull_paths(settings, project).summary) or {}).get(
-        "snapshot"
-    )
+    status["last_pull"] = (pull_summary(settings, project) or {}).get("snapshot")
     status["agreement"] = agreement_for(project, records)
     status["annotators"] = annotator_table(project, records, controls)
     return status
 
 
 def status_report(settings: Settings, controls: dict[str, str] | None = None) -> dict[str, Any]:
-    from builder.labelstudio.client import LabelStudioClient
-
-    report: dict[str, Any] = {"server_error": None, "projects": []}
+    report: dict[str, Any] = {"server_error": None, "projects": [], "steps": []}
     client = None
     try:
         client = LabelStudioClient(settings)
@@ -69,11 +67,11 @@ def status_report(settings: Settings, controls: dict[str, str] | None = None) ->
     except BuilderError as exc:
         report["server_error"] = exc.message
         client = None
-    for project, title in (
-        ("claims", settings.claims_project_title),
-        ("stance", settings.stance_project_title),
-    ):
-        report["projects"].append(project_status(settings, project, title, client, controls))
+    for project in PROJECTS.values():
+        report["projects"].append(
+            project_status(settings, project.name, project.title(settings), client, controls)
+        )
+    report["steps"] = last_reports(settings.state_dir)
     return report
 
 
@@ -108,7 +106,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 def confusion_lines(project: str, annotators: list[dict[str, Any]]) -> list[str]:
     """Each annotator's estimated confusion matrix: how often they answer each label (columns)
     when the true label is the row's."""
-    names = question_for(project).names
+    names = PROJECTS[project].question.names
     if not any(a["confusion"] for a in annotators):
         return [
             "",
@@ -211,4 +209,29 @@ def render(report: dict[str, Any]) -> str:
         if p["unresolved"]:
             shown = ", ".join(p["unresolved"][:5]) + (" …" if len(p["unresolved"]) > 5 else "")
             lines.append(f"  unresolved: {shown} (send them with `make adjudicate`)")
+    if report.get("steps"):
+        lines += ["", "last run of each step:"]
+        lines += table(
+            ["step", "finished (UTC)", "read", "kept", "dropped", "seconds", "outcome"],
+            [
+                [
+                    step["step"],
+                    step["finished_at"],
+                    step["read"],
+                    step["kept"],
+                    sum(step["dropped"].values()),
+                    step["seconds"],
+                    _outcome(step),
+                ]
+                for step in report["steps"]
+            ],
+        )
     return "\n".join(lines)
+
+
+def _outcome(step: dict[str, Any]) -> str:
+    if step["unchanged"]:
+        return "nothing changed"
+    reasons = ", ".join(f"{reason} {n}" for reason, n in step["dropped"].items())
+    problems = f"{step['problems']} bad input(s)" if step["problems"] else ""
+    return "; ".join(part for part in (reasons, problems) if part) or "done"

@@ -1,9 +1,10 @@
-"""The dataset's Features per config, derived from the label scheme."""
+"""The dataset's Features per config: item keys and label columns from the project registry."""
 
 from __future__ import annotations
 
 from datasets import Features, Value
 
+from builder.core.projects import CLAIMS, STANCE_PROJECT
 from builder.core.scheme import class_label
 
 CONFIGS = ("claims", "stance", "annotations")
@@ -12,9 +13,9 @@ CONFIGS = ("claims", "stance", "annotations")
 def claims_features() -> Features:
     return Features(
         {
-            "sentence_id": Value("string"),
+            CLAIMS.item_key: Value("string"),
             "text": Value("string"),
-            "claim": class_label("claims"),
+            CLAIMS.question.name: class_label("claims"),
             "article_id": Value("string"),
             "story_id": Value("string"),
             "kind": Value("string"),
@@ -40,7 +41,7 @@ def claims_features() -> Features:
 def stance_features() -> Features:
     return Features(
         {
-            "pair_id": Value("string"),
+            STANCE_PROJECT.item_key: Value("string"),
             "target_id": Value("string"),
             "target_text": Value("string"),
             "target_article_id": Value("string"),
@@ -50,7 +51,7 @@ def stance_features() -> Features:
             "article_id": Value("string"),
             "source": Value("string"),
             "story_id": Value("string"),
-            "stance": class_label("stance"),
+            STANCE_PROJECT.question.name: class_label("stance"),
             "similarity": Value("float32"),
             "num_annotations": Value("int32"),
             "agreement": Value("float32"),

@@ -1,4 +1,4 @@
-"""The label scheme, declared once: Label Studio configs, JSON Schemas, Features come from it."""
+"""The label scheme, declared once: the questions, and the JSON Schemas derived from them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 SCHEME_VERSION = 1
 
@@ -93,81 +92,9 @@ def question_for(project: str) -> Question:
     return QUESTIONS[project]
 
 
-# Label Studio configs ----------------------------------------------------------------------
-
-
-def _guidelines(question: Question) -> list[str]:
-    lines = ['  <View style="margin-top: 1em; font-size: 90%; color: #444">']
-    lines.append(f'    <Header value={quoteattr("Guidelines: " + question.prompt)} size="6"/>')
-    for label in question.labels:
-        text = f"{label.value}: {label.definition} Example: {label.example}"
-        lines.append(f'    <Header value={quoteattr(text)} size="6" underline="false"/>')
-    lines.append("  </View>")
-    return lines
-
-
 # The <Text> element every question's choices label (its `name`): an annotation's result item
 # whose `to_name` is anything else labels nothing the annotator was shown.
 LABELED_TEXT = "text"
-
-
-def _choices(question: Question, to_name: str) -> list[str]:
-    required = "true" if question.required else "false"
-    lines = [
-        f'  <Choices name="{question.name}" toName="{to_name}" choice="single" '
-        f'required="{required}" showInline="true">'
-    ]
-    for label in question.labels:
-        lines.append(
-            f"    <Choice value={quoteattr(label.value)} hint={quoteattr(label.definition)}/>"
-        )
-    lines.append("  </Choices>")
-    return lines
-
-
-def labeling_config(project: str, adjudication: bool = False) -> str:
-    """The Label Studio XML for a project. Every task field is shown with <Text>, never as HTML.
-
-    The adjudication variant adds, on top, why the item is there and each annotator's answer
-    (the answers also come as predictions, one per annotator).
-    """
-    question = question_for(project)
-    if project == "claims":
-        body = [
-            '  <Header value="$headline" size="4"/>',
-            '  <Text name="meta" value="$meta" granularity="paragraph"/>',
-            '  <Text name="before" value="$before" granularity="paragraph"/>',
-            '  <View style="border-left: 4px solid #d33; padding-left: 0.5em; font-weight: bold">',
-            '    <Text name="text" value="$text" granularity="paragraph"/>',
-            "  </View>",
-            '  <Text name="after" value="$after" granularity="paragraph"/>',
-            f'  <Header value={quoteattr(question.prompt)} size="5"/>',
-        ]
-    else:
-        body = [
-            '  <Header value="Target claim" size="5"/>',
-            '  <View style="border-left: 4px solid #36c; padding-left: 0.5em; font-weight: bold">',
-            '    <Text name="target" value="$target_text" granularity="paragraph"/>',
-            "  </View>",
-            '  <Text name="target_meta" value="$target_meta" granularity="paragraph"/>',
-            '  <Header value="Sentence from another article of the same story" size="5"/>',
-            '  <Text name="meta" value="$meta" granularity="paragraph"/>',
-            '  <Text name="before" value="$before" granularity="paragraph"/>',
-            '  <View style="border-left: 4px solid #d33; padding-left: 0.5em; font-weight: bold">',
-            '    <Text name="text" value="$text" granularity="paragraph"/>',
-            "  </View>",
-            '  <Text name="after" value="$after" granularity="paragraph"/>',
-            f'  <Header value={quoteattr(question.prompt)} size="5"/>',
-        ]
-    if adjudication:
-        body = [
-            '  <Header value="Adjudication: the annotators did not agree" size="4"/>',
-            '  <Text name="adjudication_reason" value="$adjudication_reason"/>',
-            '  <Text name="answers_given" value="$answers_given"/>',
-            *body,
-        ]
-    lines = ["<View>", *body, *_choices(question, LABELED_TEXT), *_guidelines(question), "</View>"]
-    return "\n".join(lines) + "\n"
 
 
 # JSON Schemas ------------------------------------------------------------------------------

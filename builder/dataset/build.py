@@ -30,9 +30,11 @@ from builder.core.atomic import (
     write_new,
     write_text,
 )
-from builder.core.config import Settings
+from builder.core.config import PULLS_DIR, Settings
 from builder.core.errors import BuilderError
 from builder.core.features import features_for
+from builder.core.projects import CLAIMS, PROJECTS
+from builder.core.report import Report
 from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
 from builder.dataset.baseline import baseline
 from builder.dataset.card import render_card
@@ -48,7 +50,8 @@ from builder.dataset.splits import (
     share_problem,
     test_share,
 )
-from builder.inputs.corpus import Corpus
+from builder.dataset.stance_rows import stance_parts
+from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.aggregate import (
     ItemLabel,
     aggregate_with_competences,
@@ -57,7 +60,7 @@ from builder.labels.aggregate import (
     effective_method,
 )
 from builder.labels.quality import agreement_and_confusion
-from builder.labelstudio.pull import project_records, pull_paths, read_summary
+from builder.labels.records import project_records, pull_paths, pull_summary
 from builder.tasks.claims import claim_tasks
 
 SPLITS = ("train", "test")
@@ -125,10 +128,14 @@ def claims_rows(
     labels: dict[str, ItemLabel],
     controls: dict[str, str] | None = None,
     tasks: list[dict[str, Any]] | None = None,
+    report: Report | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per sentence with a label: aggregated, or known (a control item's answer)."""
+    """One row per sentence with a label: aggregated, or known (a control item's answer).
+
+    The rest is counted in `report` by reason: not labeled yet, or unresolved (a tie or a low
+    posterior)."""
     controls = controls or {}
-    names = question_for("claims").names
+    names = CLAIMS.question.names
     positions = {s.sentence_id: s for s in corpus.all_sentences()}
     rows = []
     for task in tasks if tasks is not None else claim_tasks(corpus):
@@ -145,13 +152,15 @@ def claims_rows(
             label, resolved_by = item.label, item.resolved_by
             annotations, agreement, posterior = item.annotations, item.agreement, item.posterior
         else:
+            if report is not None:
+                report.drop("claims: not labeled yet" if item is None else "claims: unresolved")
             continue
         sentence = positions[task["sentence_id"]]
         rows.append(
             {
-                "sentence_id": task["sentence_id"],
+                CLAIMS.item_key: task[CLAIMS.item_key],
                 "text": task["text"],
-                "claim": names.index(label),
+                CLAIMS.question.name: names.index(label),
                 "article_id": task["article_id"],
                 "story_id": task["story_id"],
                 "kind": task["kind"],
@@ -177,10 +186,14 @@ def annotation_rows(
     records: list[dict[str, Any]],
     story_of_item: dict[str, str],
     pseudonym: Pseudonyms,
+    report: Report | None = None,
 ) -> list[dict[str, Any]]:
+    """One row per accepted annotation of an item of the dataset's corpus (counted otherwise)."""
     rows = []
     for record in sorted(records, key=lambda r: (r["project"], r["annotation_id"])):
         if record["item_id"] not in story_of_item:
+            if report is not None:
+                report.drop("annotations: item no longer in raw/")
             continue
         rows.append(
             {
@@ -222,6 +235,53 @@ def raw_inputs(settings: Settings) -> dict[str, str]:
 
     paths = raw_files(settings.raw_dir, reserved=frozenset())
     return {path.name: sha256_file(path) for path in paths}
+
+
+def provenance(settings: Settings) -> dict[str, Any]:
+    """What a build is made of: every raw/ file and every pull used, by hash."""
+    exports_used = {}
+    for project in PROJECTS.values():
+        for name in project.names():
+            summary = pull_summary(settings, name)
+            if summary is None:
+                continue
+            exports_used[name] = {
+                "file": summary["snapshot"],
+                "files": {
+                    snapshot: sha256_file(settings.exports_dir / PULLS_DIR / snapshot)
+                    for snapshot in summary.get("snapshots", [summary["snapshot"]])
+                },
+                "project_id": summary["project_id"],
+                "counts": summary["counts"],
+            }
+    return {"raw_inputs": raw_inputs(settings), "exports_used": exports_used}
+
+
+def inputs_key(settings: Settings, sources: dict[str, Any], accept_imbalance: bool) -> str:
+    """Changes when anything the dataset is made of changes: inputs, pulls, settings, code."""
+    accepted = [pull_paths(settings, n).accepted for p in PROJECTS.values() for n in p.names()]
+    payload = {
+        **sources,
+        # The records themselves too: a pull's summary could be older than its records.
+        "records": {path.name: sha256_file(path) for path in accepted if path.is_file()},
+        "test_size": settings.test_size,
+        "split_seed": settings.split_seed,
+        "split_by": settings.split_by,
+        "aggregation": settings.aggregation,
+        "min_posterior": settings.min_posterior,
+        "license": settings.dataset_license,
+        "accept_imbalance": accept_imbalance,
+        "scheme": scheme_hash(),
+        "builder": __version__,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def read_manifest(dataset_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _is_ours(folder: Path) -> bool:
@@ -350,9 +410,8 @@ def plan_splits(
             group = group_of(config, row)
             counts = label_counts.setdefault(group, Counter())
             members.setdefault(group, set()).add(row["story_id"])
-            if config in ("claims", "stance"):
-                label = row["claim"] if config == "claims" else row["stance"]
-                counts[f"{config}:{label}"] += 1
+            if config in PROJECTS:
+                counts[f"{config}:{row[PROJECTS[config].question.name]}"] += 1
                 story_rows[row["story_id"]] += 1
 
     # A group keeps the split its stories (or, by article, its article) had in the last build,
@@ -432,17 +491,25 @@ def build_dataset(
     corpus: Corpus,
     stance: Any = None,
     controls: dict[str, str] | None = None,
+    report: Report | None = None,
+    sources: dict[str, Any] | None = None,
+    inputs: str = "",
     accept_imbalance: bool = False,
 ) -> dict[str, Any]:
     """Write exports/<name>/ whole: written aside, then moved into place. Returns the manifest.
 
     Control items (sentence id -> known label) are flagged, and their groups kept in train. A
     test share far from TEST_SIZE stops the build (nothing written) unless `accept_imbalance`.
+    `sources` is the build's provenance when the caller has it already (it hashes files);
+    `inputs`, the key of clean inputs that lets the next build say "nothing changed".
     """
     controls = controls or {}
     target = settings.dataset_dir
     for message in tidy_exports(settings):
-        print(message, file=sys.stderr)
+        if report is not None:
+            report.warn(message)
+        else:
+            print(message, file=sys.stderr)
     check_owned(target)
     pseudonym = Pseudonyms(pseudonym_key(settings))
     claim_records = project_records(settings, "claims")
@@ -451,15 +518,11 @@ def build_dataset(
     )
     tasks = claim_tasks(corpus)
     rows: dict[str, list[dict[str, Any]]] = {
-        "claims": claims_rows(corpus, claim_labels, controls, tasks)
+        "claims": claims_rows(corpus, claim_labels, controls, tasks, report)
     }
     story_of_item = {t["sentence_id"]: t["story_id"] for t in tasks}
     article_of_item = {t["sentence_id"]: t["article_id"] for t in tasks}
     records = list(claim_records)
-    summaries = {
-        name: read_summary(pull_paths(settings, name).summary)
-        for name in ("claims", "claims-adjudication", "stance", "stance-adjudication")
-    }
     # A control item's answer is known, so a tie of its annotators leaves nothing unresolved.
     unresolved = {
         "claims": sorted(
@@ -472,7 +535,13 @@ def build_dataset(
         article_of_item.update(stance.article_of_pair)
         records += stance.records
         unresolved["stance"] = stance.unresolved
-    rows["annotations"] = annotation_rows(records, story_of_item, pseudonym)
+    rows["annotations"] = annotation_rows(records, story_of_item, pseudonym, report)
+    if report is not None:
+        report.read += len(tasks) + len(records) + (len(stance.story_of_pair) if stance else 0)
+        report.kept += sum(len(config_rows) for config_rows in rows.values())
+        if stance is not None:
+            report.drop("stance: no accepted annotation", stance.unlabeled)
+            report.drop("stance: unresolved", len(stance.unresolved))
 
     plan = plan_splits(settings, corpus, rows, article_of_item, controls, accept_imbalance)
     group_of, assignment = plan.group_of, plan.assignment
@@ -496,9 +565,9 @@ def build_dataset(
             if config == "claims":
                 leakage = audit(by_split)
             counts[config] = {split: len(by_split[split]) for split in SPLITS}
-            label_field = {"claims": "claim", "stance": "stance"}.get(config)
-            if label_field:
-                names = question_for(config).names
+            if config in PROJECTS:
+                label_field = PROJECTS[config].question.name
+                names = PROJECTS[config].question.names
                 counts[config]["labels"] = {
                     split: {
                         names[i]: n
@@ -510,20 +579,8 @@ def build_dataset(
             "builder_version": __version__,
             "license": settings.dataset_license,
             "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
-            "raw_inputs": raw_inputs(settings),
-            "exports_used": {
-                project: {
-                    "file": summary["snapshot"],
-                    "files": {
-                        name: sha256_file(settings.exports_dir / "pulls" / name)
-                        for name in summary.get("snapshots", [summary["snapshot"]])
-                    },
-                    "project_id": summary["project_id"],
-                    "counts": summary["counts"],
-                }
-                for project, summary in summaries.items()
-                if summary
-            },
+            **(sources or provenance(settings)),
+            **({"inputs": inputs} if inputs else {}),
             # What `datasets` keys its cache on comes from the card: these put each build's
             # content there (card.py), so a rebuild is never served from an older one's cache.
             "data_files": {
@@ -574,3 +631,78 @@ def build_dataset(
         if staging.exists():
             shutil.rmtree(staging)
     return manifest
+
+
+def make_dataset(settings: Settings, report: Report, accept_imbalance: bool = False) -> None:
+    """raw/, its control items and the pulls into exports/<name>/; "nothing changed" when they,
+    the settings and the builder are as the last clean build saw them."""
+    sources = provenance(settings)
+    key = inputs_key(settings, sources, accept_imbalance)
+    if read_manifest(settings.dataset_dir).get("inputs") == key:
+        report.unchanged = True
+        report.say(
+            f"nothing changed: raw/, the pulls and the settings are as the last build of "
+            f"{settings.dataset_dir} saw them"
+        )
+        return
+    corpus = load_corpus(settings, controls=True)
+    for problem in corpus.problems:
+        report.problem(problem)
+    # Only a build from clean inputs may let the next one skip: bad input is reported each time.
+    manifest = build_dataset(
+        settings,
+        corpus,
+        stance_parts(settings),
+        corpus.controls,
+        report,
+        sources,
+        inputs="" if corpus.problems else key,
+        accept_imbalance=accept_imbalance,
+    )
+    splits = manifest["splits"]
+    report.wrote.append(str(settings.dataset_dir))
+    report.say(f"wrote {settings.dataset_dir}")
+    for config, c in manifest["counts"].items():
+        report.say(f"  {config}: train {c['train']}, test {c['test']}")
+    report.say(
+        f"  split by {splits['mode']}: test share {splits['test_share']:.1%} of the labeled rows "
+        f"(TEST_SIZE {splits['test_size']})"
+    )
+    if splits["by"] != "split_group":
+        report.say(
+            "  note: fewer than two split groups, so the splits are by article (see the card)"
+        )
+    if splits["imbalance"]:
+        # On stdout, with the rest of what was built (the card says it too).
+        report.say(f"  WARNING, accepted with --accept-imbalance: {splits['imbalance']['reason']}")
+    for merged in splits["merged_across_splits"]:
+        report.say(
+            f"  note: split group {merged['group']} joins stories that were in train and in test: "
+            f"it stays in {merged['kept']}; {merged['rows_moved']} row(s) of "
+            f"{', '.join(merged['stories_moved'])} moved from {merged['from']}"
+        )
+    leakage = manifest["leakage"]
+    report.say(
+        f"  leakage audit: {leakage['exact_duplicates']} exact and {leakage['near_duplicates']} "
+        f"near-duplicate test sentence(s) of {leakage['test_sentences']} have a match in train; "
+        f"{leakage['similar_stories']} test story(ies) of {leakage['test_stories']} are similar to "
+        f"a train story (listed in {settings.dataset_dir / leakage['file']})"
+    )
+    for project, items in manifest["unresolved"].items():
+        if items:
+            report.say(
+                f"  {project}: {len(items)} unresolved item(s) left out: ties or low "
+                "posteriors (see `make status`)"
+            )
+    for config, result in manifest["baseline"].items():
+        if not result["trained"]:
+            report.say(f"  baseline ({config}): not trained: {result['reason']}")
+            continue
+        positive = (
+            f"F1 checkworthy {result['f1_checkworthy']:.3f}, " if "f1_checkworthy" in result else ""
+        )
+        report.say(
+            f"  baseline ({config}, trained on train): {positive}macro-F1 "
+            f"{result['macro_f1']:.3f} on {result['test_rows']} test rows (see the card)"
+        )
+    report.say(f'load it with: datasets.load_dataset("{settings.dataset_dir}", "claims")')

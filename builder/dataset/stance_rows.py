@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder.core.config import Settings
-from builder.core.scheme import question_for
+from builder.core.projects import STANCE_PROJECT
 from builder.labels.aggregate import aggregate
-from builder.labelstudio.pull import project_records, pull_paths, read_summary, read_task_list
+from builder.labels.records import project_records, pull_summary, pulled_tasks
 
 
 @dataclass
@@ -19,40 +19,32 @@ class StanceParts:
     records: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] | None = None
     unresolved: list[str] = field(default_factory=list)
-
-
-def pair_data(settings: Settings) -> dict[str, dict[str, Any]]:
-    """pair id -> the task data the annotators saw, from the pulled (merged) stance tasks."""
-    path = pull_paths(settings, "stance").tasks
-    if not path.is_file():
-        return {}
-    tasks = read_task_list(path)
-    return {t["data"]["pair_id"]: t["data"] for t in tasks if "pair_id" in (t.get("data") or {})}
+    unlabeled: int = 0  # pairs pulled as tasks without an accepted annotation
 
 
 def stance_parts(settings: Settings) -> StanceParts | None:
     """None when no stance round was pulled yet."""
-    paths = pull_paths(settings, "stance")
-    summary = read_summary(paths.summary)
+    summary = pull_summary(settings, "stance")
     if summary is None:
         return None
-    records = project_records(settings, paths.project)
-    data = pair_data(settings)
+    records = project_records(settings, "stance")
+    data = pulled_tasks(settings, "stance")
     labels = aggregate(records, settings.aggregation, settings.min_posterior)
-    names = question_for("stance").names
+    names = STANCE_PROJECT.question.names
     parts = StanceParts(records=records, summary=summary)
     for pair_id, pair in sorted(data.items()):
         parts.story_of_pair[pair_id] = pair["story_id"]
         parts.article_of_pair[pair_id] = pair["article_id"]
         item = labels.get(pair_id)
         if item is None:
+            parts.unlabeled += 1
             continue
         if item.label is None:
             parts.unresolved.append(pair_id)
             continue
         parts.rows.append(
             {
-                "pair_id": pair_id,
+                STANCE_PROJECT.item_key: pair_id,
                 "target_id": pair["target_id"],
                 "target_text": pair["target_text"],
                 "target_article_id": pair["target_article_id"],
@@ -62,7 +54,7 @@ def stance_parts(settings: Settings) -> StanceParts | None:
                 "article_id": pair["article_id"],
                 "source": pair["source"],
                 "story_id": pair["story_id"],
-                "stance": names.index(item.label),
+                STANCE_PROJECT.question.name: names.index(item.label),
                 "similarity": pair["similarity"],
                 "num_annotations": item.annotations,
                 "agreement": item.agreement,

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from builder.core.scheme import CONTROL_SCHEMA
 from builder.inputs.articles import Loaded, Problem, iter_records, schema_problems
-from builder.labels.aggregate import answer, latest_per_annotator
 
 CONTROLS_FILE = "controls.jsonl"
 
@@ -44,21 +41,3 @@ def load_controls(raw_dir: Path, known_sentences: set[str]) -> tuple[dict[str, s
         else:
             controls[record["sentence_id"]] = record["claim"]
     return controls, loaded.problems
-
-
-def control_accuracy(
-    records: list[dict[str, Any]], controls: dict[str, str]
-) -> dict[str, dict[str, Any]]:
-    """annotator -> their share of right answers on control items, and how many it rests on."""
-    right: dict[str, int] = defaultdict(int)
-    seen: dict[str, int] = defaultdict(int)
-    for record in latest_per_annotator(records):
-        known = controls.get(record["item_id"])
-        if known is None:
-            continue
-        seen[record["annotator"]] += 1
-        right[record["annotator"]] += answer(record) == known
-    return {
-        annotator: {"accuracy": round(right[annotator] / n, 4), "items": n}
-        for annotator, n in sorted(seen.items())
-    }

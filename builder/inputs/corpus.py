@@ -1,4 +1,4 @@
-"""raw/ into the corpus: checked articles, their sentences and their stories (a pure step)."""
+"""raw/ into the corpus: checked articles, their sentences, stories and control items."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ from dataclasses import dataclass, field
 
 from builder.core.config import RECORDS_DIR, Settings
 from builder.inputs.articles import Article, Problem, load_articles
+from builder.inputs.controls import load_controls
 from builder.inputs.sentences import Sentence, split_article
 from builder.inputs.stories import ReportedMerge, load_stories
+
+# The kinds of sentence annotators label; boilerplate is kept in the text, never labeled.
+LABELED_KINDS = ("headline", "subheading", "body")
 
 
 @dataclass
@@ -22,13 +26,19 @@ class Corpus:
     split_group_of: dict[str, str] = field(default_factory=dict)
     # Stories this run's evidence says are one event: both ids kept, one split group.
     story_merges: list[ReportedMerge] = field(default_factory=list)
+    controls: dict[str, str] = field(default_factory=dict)  # sentence id -> known claim label
 
     def all_sentences(self) -> list[Sentence]:
         return [s for article_id in self.articles for s in self.sentences[article_id]]
 
+    def labeled_sentence_ids(self) -> set[str]:
+        """The ids of the sentences that become claim tasks."""
+        return {s.sentence_id for s in self.all_sentences() if s.kind in LABELED_KINDS}
 
-def load_corpus(settings: Settings) -> Corpus:
-    """Read, check, split and group every article of raw/; bad input is kept as problems."""
+
+def load_corpus(settings: Settings, controls: bool = False) -> Corpus:
+    """Read, check, split and group every article of raw/ (and, if asked, raw/controls.jsonl);
+    bad input is kept as problems."""
     loaded = load_articles(settings.raw_dir)
     articles = {a.id: a for a in loaded.items}
     sentences = {a.id: split_article(a) for a in loaded.items}
@@ -38,7 +48,7 @@ def load_corpus(settings: Settings) -> Corpus:
     stories, problems = load_stories(
         settings.raw_dir, settings.state_dir, loaded.items, recover_from=pulled
     )
-    return Corpus(
+    corpus = Corpus(
         articles,
         sentences,
         stories.story_of,
@@ -46,3 +56,7 @@ def load_corpus(settings: Settings) -> Corpus:
         split_group_of=stories.split_group_of,
         story_merges=stories.new_merges,
     )
+    if controls:
+        corpus.controls, problems = load_controls(settings.raw_dir, corpus.labeled_sentence_ids())
+        corpus.problems = corpus.problems + problems
+    return corpus

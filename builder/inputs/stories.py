@@ -24,6 +24,7 @@ from builder.inputs.story_cluster import (
     features,
     named_year,
     neighbour_edges,
+    outlet_codes,
 )
 
 # The date window of a story (days). Stance pairs use it too: claims of one news cycle.
@@ -229,7 +230,12 @@ def assign(
         years = np.array([named_year(a) for a in part], dtype=np.int64)
         # Every pair in the window counts, old ones too: a story's average is over all pairs.
         edges = neighbour_edges(
-            matrix, days[chosen], options, floor=options.group_threshold / 2, years=years
+            matrix,
+            days[chosen],
+            options,
+            floor=options.edge_floor,
+            years=years,
+            outlets=outlet_codes(part),
         )
         cap = max(options.min_cap, int(options.max_share * len(articles)))
         group_cap = int(options.max_share * len(articles))
@@ -255,12 +261,13 @@ def assign(
             ordered = sorted(stories)
             links += [(ordered[0], other) for other in ordered[1:]]
         found: dict[tuple[str, str], float] = {}
+        for root, value in clustering.weakest.items():
+            story = story_of_root[root]
+            weakest[story] = min(weakest.get(story, 1.0), value)
         for merge in clustering.merges:
             a = story_of_root[clustering.story_root[merge.a]]
             b = story_of_root[clustering.story_root[merge.b]]
-            if merge.applied:
-                weakest[a] = min(weakest.get(a, 1.0), merge.similarity)
-            elif a != b:
+            if a != b:
                 pair = (min(a, b), max(a, b))
                 best = max(found.get(pair, 0.0), merge.similarity)
                 found[pair] = best

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from statistics import median
 from typing import Any
 
 from builder.core.scheme import question_for
-from builder.inputs.controls import control_accuracy
 from builder.labels.aggregate import answer, competences, latest_per_annotator
 from builder.labels.agreement import Rating, agreement_report, confusion_between_annotators
 
@@ -30,6 +30,24 @@ def agreement_and_confusion(
     """Both figures from one pass over the records (the card needs both)."""
     ratings, names = ratings_of(records), question_for(project).names
     return agreement_report(ratings, names), confusion_between_annotators(ratings, names)
+
+
+def control_accuracy(
+    records: list[dict[str, Any]], controls: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """annotator -> their share of right answers on control items, and how many it rests on."""
+    right: dict[str, int] = defaultdict(int)
+    seen: dict[str, int] = defaultdict(int)
+    for record in latest_per_annotator(records):
+        known = controls.get(record["item_id"])
+        if known is None:
+            continue
+        seen[record["annotator"]] += 1
+        right[record["annotator"]] += answer(record) == known
+    return {
+        annotator: {"accuracy": round(right[annotator] / n, 4), "items": n}
+        for annotator, n in sorted(seen.items())
+    }
 
 
 def annotator_table(

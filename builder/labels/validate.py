@@ -11,15 +11,13 @@ import fastjsonschema
 from jsonschema import Draft202012Validator
 
 from builder.core.errors import BuilderError
+from builder.core.projects import PROJECTS
 from builder.core.scheme import LABELED_TEXT, annotation_schema
 
 _validator = Draft202012Validator(annotation_schema())
 # The same schema compiled to Python: about 60 times faster. It only says "valid"; every record
 # it doubts is checked again by jsonschema, which gives the JSON path and the reason.
 _fast_check = fastjsonschema.compile(annotation_schema())
-
-# The task data field that carries our own id of the labeled item, per project.
-ITEM_KEY = {"claims": "sentence_id", "stance": "pair_id"}
 
 
 @dataclass
@@ -97,7 +95,7 @@ def answers_of(result: list[dict[str, Any]]) -> dict[str, Any]:
 def record_of(project: str, task: dict[str, Any], annotation: dict[str, Any]) -> dict[str, Any]:
     return {
         "project": project,
-        "item_id": str((task.get("data") or {}).get(ITEM_KEY[project], "")),
+        "item_id": str((task.get("data") or {}).get(PROJECTS[project].item_key, "")),
         "task_id": task.get("id"),
         "annotation_id": annotation.get("id"),
         "annotator": annotator_of(annotation),
@@ -185,7 +183,7 @@ def validate_export(
                     _reject(
                         record,
                         "$.item_id",
-                        f"unknown {ITEM_KEY[project]} {record['item_id']!r}: not in raw/",
+                        f"unknown {PROJECTS[project].item_key} {record['item_id']!r}: not in raw/",
                     )
                 )
             else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from builder.core.errors import BuilderError
 # Imports and exports of large projects take far longer than the SDK's 60 s default.
 TIMEOUT_SECONDS = 900
 PAGE_SIZE = 5000
-# Set by `make bench`: where to log every request's time (see time_requests).
+# Set by `make bench`: where to log every request's time (see time_requests; a setting).
 REQUEST_LOG = "BUILDER_REQUEST_LOG"
 # The view of an earlier version of the builder, reused and renamed if an interrupted pull left it.
 CHANGED_VIEW_TITLE = "builder: changed since the last pull"
@@ -170,7 +169,7 @@ class LabelStudioClient:
             api_key=settings.api_key.reveal(),
             timeout=TIMEOUT_SECONDS,
         )
-        log = os.environ.get(REQUEST_LOG)
+        log = settings.builder_request_log
         if log:
             time_requests(self._sdk._client_wrapper.httpx_client.httpx_client, Path(log))
 

@@ -6,23 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.core.scheme import question_for
+from builder.core.projects import CLAIMS, PROJECTS, choice_result
+from builder.core.report import Report
+from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo_annotations.json"
-
-
-def choice_result(project: str, label: str) -> list[dict[str, Any]]:
-    """A Label Studio result for one answer, as the UI would send it."""
-    return [
-        {
-            "from_name": question_for(project).name,
-            "to_name": "text",
-            "type": "choices",
-            "value": {"choices": [label]},
-        }
-    ]
 
 
 def load_examples(path: Path = EXAMPLES) -> dict[str, Any]:
@@ -74,3 +65,38 @@ def add_example_annotations(
         done[task_id].add(users[email])
         added += 1
     return added, already
+
+
+def add_demo_annotations(settings: Settings, report: Report) -> None:
+    """The example annotations of each project the examples name, onto its tasks on the server."""
+    examples = load_examples()
+    client = LabelStudioClient(settings)
+    client.check()
+    projects = {
+        name: (project, title)
+        for project in PROJECTS.values()
+        for name, title in (
+            (project.name, project.title(settings)),
+            (project.adjudication_name, project.adjudication_title(settings)),
+        )
+    }
+    for name in [name for name in examples if name in projects]:
+        project, title = projects[name]
+        info = identity.resolve(client, settings.state_dir, name, title, say=report.say)
+        if info is None:
+            if name == CLAIMS.name:
+                raise BuilderError(f"no project {title!r}", fix="run `make sync` first")
+            continue
+        task_of_item = {
+            item: task for task, item in client.task_keys(info.id, project.item_key).items() if item
+        }
+        wanted = [e for e in examples[name] if name == project.name or e["item_id"] in task_of_item]
+        added, already = add_example_annotations(
+            client, project.name, info.id, task_of_item, wanted
+        )
+        report.read += len(wanted)
+        report.kept += added
+        report.drop("already annotated", already)
+        report.say(
+            f"{name}: example annotations (example data): added {added}, {already} already there"
+        )

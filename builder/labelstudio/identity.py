@@ -9,6 +9,7 @@ settings means another project (that is how a user starts a new one).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,12 @@ def record(state_dir: Path, server: str, name: str, info: ProjectInfo, title: st
 
 
 def resolve(
-    client: LabelStudioClient, state_dir: Path, name: str, title: str, remember: bool = True
+    client: LabelStudioClient,
+    state_dir: Path,
+    name: str,
+    title: str,
+    remember: bool = True,
+    say: Callable[[str], None] = print,
 ) -> ProjectInfo | None:
     """Our project `name` on the client's server, or None if there is none yet.
 
@@ -77,7 +83,7 @@ def resolve(
                 f"title or remove {name!r} from {_path(state_dir)}",
             )
         if info.title != title:
-            print(
+            say(
                 f"note: project {info.id} ({name}) is titled {info.title!r} in Label Studio, "
                 f"not {title!r} (renamed there?); still using it, by its id"
             )
@@ -86,7 +92,7 @@ def resolve(
     if not found:
         return None
     if len(found) > 1:
-        print(
+        say(
             f"warning: {len(found)} projects are titled {title!r} (ids {found}); using the oldest, "
             f"{found[0]}: check the others in Label Studio"
         )
@@ -104,6 +110,7 @@ def create(
     label_config: str,
     description: str,
     maximum_annotations: int = 1,
+    say: Callable[[str], None] = print,
 ) -> ProjectInfo:
     """Create project `name`, and record it.
 
@@ -115,12 +122,12 @@ def create(
     older = [i for i in client.find_projects(title) if i < info.id]
     if older and client.project(info.id).task_count == 0:
         client.delete_project(info.id)
-        print(
+        say(
             f"project {title!r} was created at the same time by another run (id {older[0]}); "
             f"using that one"
         )
         info = client.project(older[0])
     else:
-        print(f"created project {title!r} (id {info.id}) at {client.url}")
+        say(f"created project {title!r} (id {info.id}) at {client.url}")
     record(state_dir, client.url, name, info, title)
     return info

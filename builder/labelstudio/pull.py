@@ -13,75 +13,30 @@ from pathlib import Path
 from typing import Any
 
 from builder.core.atomic import json_line, open_atomic, write_bytes, write_json, write_new
-from builder.core.config import PULLS_DIR, RECORDS_DIR, Settings
+from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.labels.validate import ITEM_KEY, Validated, parse_export, validate_export
+from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT
+from builder.core.report import Report
+from builder.inputs.corpus import load_corpus
+from builder.labels.records import (
+    DamagedFile,
+    PullPaths,
+    pull_paths,
+    read_records,
+    read_summary,
+    read_task_list,
+    read_tasks,
+)
+from builder.labels.validate import Validated, parse_export, validate_export
+from builder.labelstudio import identity
+from builder.labelstudio.client import LabelStudioClient
+from builder.tasks.claims import claim_tasks
 
 # Changes are looked for from a little before the last export, so none falls between two pulls;
 # a task seen twice simply replaces itself.
 OVERLAP = timedelta(minutes=2)
 # Tasks validated and written at a time: a pull's memory stays flat whatever the project's size.
 CHUNK = 1000
-
-
-@dataclass(frozen=True)
-class PullPaths:
-    """Where one project's pulls live under exports/."""
-
-    root: Path
-    project: str
-
-    @property
-    def snapshots(self) -> Path:
-        return self.root / PULLS_DIR
-
-    @property
-    def accepted(self) -> Path:
-        return self.root / RECORDS_DIR / f"{self.project}.jsonl"
-
-    @property
-    def rejects(self) -> Path:
-        return self.root / RECORDS_DIR / f"{self.project}.rejects.jsonl"
-
-    @property
-    def tasks(self) -> Path:
-        """The latest version of every annotated task pulled so far, merged across pulls."""
-        return self.root / RECORDS_DIR / f"{self.project}.tasks.json"
-
-    @property
-    def summary(self) -> Path:
-        return self.root / RECORDS_DIR / f"{self.project}.summary.json"
-
-
-def pull_paths(settings: Settings, project: str) -> PullPaths:
-    return PullPaths(settings.exports_dir, project)
-
-
-class DamagedFile(BuilderError):
-    """A file the builder derived from the pulls cannot be read (cut short, edited by hand)."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(
-            f"{path} is damaged ({reason})",
-            fix="run `make pull`: it rebuilds exports/annotations/ from the saved pulls in "
-            "exports/pulls/ and the server (the saved pulls are never changed)",
-        )
-        self.path = path
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DamagedFile(path, f"not JSON: {exc}") from None
-
-
-def read_task_list(path: Path) -> list[dict[str, Any]]:
-    """A saved export or merged tasks file: a JSON list of task objects."""
-    tasks = _load_json(path)
-    if not isinstance(tasks, list) or not all(isinstance(t, dict) and "id" in t for t in tasks):
-        raise DamagedFile(path, "not a JSON list of tasks with ids")
-    return tasks
 
 
 def _set_aside(path: Path) -> Path:
@@ -169,28 +124,6 @@ class PullCounts:
             "skipped": skipped,
             **{f"skipped_{reason}": n for reason, n in sorted(self.skipped.items())},
         }
-
-
-def read_tasks(path: Path) -> Iterator[dict[str, Any]]:
-    """The tasks of a merged tasks file one at a time (it holds one task a line); a file cut
-    short or edited into something else is a DamagedFile, never a traceback."""
-    try:
-        yield from _read_tasks(path)
-    except (ValueError, UnicodeDecodeError, TypeError, KeyError) as exc:
-        raise DamagedFile(path, f"not a JSON list of tasks with ids: {exc}") from None
-
-
-def _read_tasks(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, "rb") as handle:
-        if handle.readline().strip() != b"[":
-            # A whole-JSON file written by an earlier version of the builder: read it once.
-            handle.seek(0)
-            yield from sorted(json.loads(handle.read()), key=lambda task: task["id"])
-            return
-        for line in handle:
-            line = line.strip()
-            if line and line != b"]":
-                yield json.loads(line.rstrip(b","))
 
 
 def page_tasks(pages: list[Path], counts: PullCounts) -> Iterator[dict[str, Any]]:
@@ -424,7 +357,7 @@ def data_changes(
     """Task "id (item id)" -> the data fields that differ from the task built from raw/."""
     if not expected:
         return {}
-    key = ITEM_KEY[project]
+    key = PROJECTS[project].item_key
     changed = {}
     for task in tasks:
         data = task.get("data") or {}
@@ -434,24 +367,6 @@ def data_changes(
         if fields:
             changed[f"{task.get('id')} ({data.get(key)})"] = fields
     return changed
-
-
-def annotated_task_ids(paths: PullPaths) -> set[int]:
-    """The ids of the tasks the pulls so far saw with annotations, skips or drafts."""
-    if not paths.tasks.is_file():
-        return set()
-    try:
-        tasks = json.loads(paths.tasks.read_bytes())
-    except ValueError:
-        raise BuilderError(
-            f"{paths.tasks} is damaged: it says which deleted tasks had annotations",
-            fix="`make pull ARGS=--full` writes it again from the server",
-        ) from None
-    return {
-        task["id"]
-        for task in tasks
-        if isinstance(task, dict) and (task.get("annotations") or task.get("drafts"))
-    }
 
 
 def since_last_pull(paths: PullPaths, project_id: int, full: bool) -> str | None:
@@ -465,51 +380,105 @@ def since_last_pull(paths: PullPaths, project_id: int, full: bool) -> str | None
     return start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DamagedFile(path, f"not UTF-8: {exc.reason} at byte {exc.start}") from None
-    # Only "\n" ends a record: str.splitlines would also cut at U+2028 inside a JSON string.
-    lines = [line for line in text.split("\n") if line.strip()]
-    try:
-        # One parse of the whole file is several times faster than one per line.
-        records = json.loads("[" + ",".join(lines) + "]")
-        if all(isinstance(record, dict) for record in records):
-            return records
-    except ValueError:
-        pass
-    raise DamagedFile(path, f"line {_first_bad_line(text)} is not a JSON record")
+def pull_projects(
+    settings: Settings, report: Report, full: bool = False, allow_shrink: bool = False
+) -> None:
+    """Every project's (and its adjudication's) changed tasks: saved verbatim page by page,
+    then validated; a pull that would lose records of the last one is refused unless
+    `allow_shrink`."""
+    corpus = load_corpus(settings)
+    for problem in corpus.problems:
+        report.problem(problem)
+    known_sentences = corpus.labeled_sentence_ids()
+
+    def claim_data() -> dict[str, dict[str, Any]]:
+        return {task[CLAIMS.item_key]: task for task in claim_tasks(corpus)}
+
+    def known_pairs(tasks: list[dict[str, Any]]) -> set[str]:
+        data = [t.get("data") or {} for t in tasks]
+        key = STANCE_PROJECT.item_key
+        return {d[key] for d in data if key in d and d.get(CLAIMS.item_key) in known_sentences}
+
+    known_items = {CLAIMS.name: lambda tasks: known_sentences, STANCE_PROJECT.name: known_pairs}
+    client = LabelStudioClient(settings)
+    client.check()
+    for project in PROJECTS.values():
+        for name, title in (
+            (project.name, project.title(settings)),
+            (project.adjudication_name, project.adjudication_title(settings)),
+        ):
+            info = identity.resolve(client, settings.state_dir, name, title, say=report.say)
+            if info is None:
+                if name == CLAIMS.name:
+                    raise BuilderError(
+                        f"no project {title!r} at {client.url}", fix="run `make sync` first"
+                    )
+                continue
+            paths = pull_paths(settings, name)
+            for message in repair(paths):
+                report.warn(f"{name}: {message}")
+            since = since_last_pull(paths, info.id, full)
+            pull_name = new_pull_name(paths)
+            pages, times = [], []
+            for number, (data, page_time) in enumerate(
+                client.export_pages(info.id, settings.pull_page_size, since), start=1
+            ):
+                # Each page saved verbatim, under the pull's name, before anything reads it.
+                pages.append(save_snapshot(paths, data, pull_name, number))
+                times.append(page_time)
+            # The first page's time: what changes after it, the next pull looks for.
+            server_time = min(times)
+            counts = process_pages(
+                paths,
+                pages,
+                known_items[project.name],
+                info.id,
+                project.name,
+                ground_truth=name != project.name,
+                merge=since is not None,
+                server_time=server_time,
+                allow_shrink=allow_shrink,
+                expected_data=claim_data if project is CLAIMS else None,
+            )
+            tell(report, name, pages, counts.counts, paths, since)
+            changed = (read_summary(paths.summary) or {}).get("data_changed_on_server") or {}
+            if changed:
+                items = [f"task {task}: {', '.join(f)}" for task, f in changed.items()]
+                shown = ", ".join(items[:5]) + (" …" if len(items) > 5 else "")
+                report.warn(
+                    f"warning: {name}: {len(items)} annotated task(s) hold data that differs "
+                    f"from raw/ (edited on the server?); their annotations are kept: {shown}"
+                )
 
 
-def _first_bad_line(text: str) -> int:
-    """The number of the first line that is not a JSON object (looked for only on failure)."""
-    lines = text.split("\n")
-    for number, line in enumerate(lines, start=1):
-        try:
-            if line.strip() and not isinstance(json.loads(line), dict):
-                return number
-        except ValueError:
-            return number
-    return len(lines)
-
-
-def read_summary(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    summary = _load_json(path)
-    if not isinstance(summary, dict) or not isinstance(summary.get("counts"), dict):
-        raise DamagedFile(path, "not a pull summary")
-    return summary
-
-
-ADJUDICATED = "{project}-adjudication"
-
-
-def project_records(settings: Settings, project: str) -> list[dict[str, Any]]:
-    """A project's accepted records, with its adjudicators' (ground truth) ones after them."""
-    records = read_records(pull_paths(settings, project).accepted)
-    adjudicated = pull_paths(settings, ADJUDICATED.format(project=project)).accepted
-    return records + read_records(adjudicated)
+def tell(
+    report: Report,
+    name: str,
+    pages: list[Path],
+    counts: dict[str, int],
+    paths: PullPaths,
+    since: str | None,
+) -> None:
+    """One project's pull in the step report: the counts add up, rejects say where they are."""
+    report.read += counts["pulled"]
+    report.kept += counts["accepted"]
+    report.drop(f"{name} rejected", counts["rejected"])
+    for key, count in counts.items():
+        if key.startswith("skipped_"):
+            report.drop(f"{name} {key.removeprefix('skipped_')}", count)
+    report.wrote += [*(str(page) for page in pages), str(paths.accepted)]
+    skipped = ", ".join(
+        f"{k.removeprefix('skipped_')} {v}" for k, v in counts.items() if k.startswith("skipped_")
+    )
+    what = f"the tasks changed since {since}" if since else "every annotated task"
+    if len(pages) == 1:
+        report.say(f"{name}: saved the export of {what} as {pages[0]}")
+    else:
+        report.say(f"{name}: saved the export of {what} in {len(pages)} pages: {pages[0]} …")
+    report.say(
+        f"{name}: pulled {counts['pulled']} = accepted {counts['accepted']} + rejected "
+        f"{counts['rejected']} + skipped {counts['skipped']}" + (f" ({skipped})" if skipped else "")
+    )
+    if counts["rejected"]:
+        report.wrote.append(str(paths.rejects))
+        report.say(f"{name}: rejects with task, annotator, JSON path and reason: {paths.rejects}")

@@ -20,19 +20,10 @@ import psutil
 import requests
 
 from builder.core import atomic
-from builder.core.config import Settings
+from builder.core.config import EMAIL_KEY, PASSWORD_KEY, Settings
 from builder.core.errors import BuilderError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# The server has its own venv (its pins clash with ours); LABEL_STUDIO_BIN points elsewhere.
-LS_BIN = Path(
-    os.environ.get("LABEL_STUDIO_BIN") or REPO_ROOT / ".venv-labelstudio" / "bin" / "label-studio"
-)
-
 ADMIN_EMAIL = "admin@localhost.test"
-EMAIL_KEY = "LOCAL_LABEL_STUDIO_EMAIL"
-PASSWORD_KEY = "LOCAL_LABEL_STUDIO_PASSWORD"
-TOKEN_KEY = "LOCAL_LABEL_STUDIO_TOKEN"
 
 INIT_TIMEOUT = 300.0
 # A first start on a busy machine can take 60-90 s; this only bounds a hung start.
@@ -74,16 +65,19 @@ class PortMovedError(BuilderError):
     """Label Studio found its port busy and quietly served on another one."""
 
 
-def label_studio_bin() -> Path:
-    if not LS_BIN.is_file():
+def label_studio_bin(settings: Settings | None = None) -> Path:
+    """The server's program: it has its own venv (its pins clash with ours), LABEL_STUDIO_BIN."""
+    program = (settings or Settings.load()).label_studio_bin
+    if not program.is_file():
         raise BuilderError(
-            f"Label Studio is not installed: {LS_BIN} is missing", fix="make install"
+            f"Label Studio is not installed: {program} is missing",
+            fix="make install (or set LABEL_STUDIO_BIN to its `label-studio` program)",
         )
-    return LS_BIN
+    return program
 
 
-def gunicorn_bin() -> Path:
-    path = label_studio_bin().parent / "gunicorn"
+def gunicorn_bin(program: Path | None = None) -> Path:
+    path = (program or label_studio_bin()).parent / "gunicorn"
     if not path.is_file():
         raise BuilderError(f"gunicorn is not installed: {path} is missing", fix="make install")
     return path
@@ -154,7 +148,12 @@ def _log_tail(log_path: Path) -> str:
 
 
 def init_data_dir(
-    data_dir: Path, email: str, password: str, token: str, database: str = ""
+    data_dir: Path,
+    email: str,
+    password: str,
+    token: str,
+    database: str = "",
+    program: Path | None = None,
 ) -> None:
     """Run migrations and create the admin with a legacy API token, without serving.
 
@@ -171,7 +170,7 @@ def init_data_dir(
         # Secrets go through the environment: a command line is visible to every user in `ps`.
         env["LABEL_STUDIO_PASSWORD"] = password
         env["LABEL_STUDIO_USER_TOKEN"] = token
-        command = [str(label_studio_bin()), "init", "-q", "--username", email]
+        command = [str(program or label_studio_bin()), "init", "-q", "--username", email]
         command += ["--enable-legacy-api-token"]
         try:
             result = subprocess.run(
@@ -201,25 +200,31 @@ def init_data_dir(
 
 
 def launch(
-    data_dir: Path, port: int, log_path: Path, database: str = "", workers: int = 0
+    data_dir: Path,
+    port: int,
+    log_path: Path,
+    database: str = "",
+    workers: int = 0,
+    program: Path | None = None,
 ) -> subprocess.Popen:
     """Start serving `data_dir` on 127.0.0.1:`port` in the background, output to `log_path`.
 
     With `workers`, Label Studio's Django app is served by gunicorn with that many worker
     processes (a team's deployment), not by its single-process development server.
     """
+    program = program or label_studio_bin()
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = server_environment(data_dir, database)
     cwd = Path(data_dir)
     if workers:
-        command = [str(gunicorn_bin()), "core.wsgi:application", "--workers", str(workers)]
+        command = [str(gunicorn_bin(program)), "core.wsgi:application", "--workers", str(workers)]
         command += ["--bind", f"127.0.0.1:{port}", "--timeout", str(GUNICORN_TIMEOUT)]
         env["DJANGO_SETTINGS_MODULE"] = "core.settings.label_studio"
         # `core.wsgi` is imported from Label Studio's package folder.
-        cwd = label_studio_package()
+        cwd = label_studio_package(program)
     else:
-        command = [str(label_studio_bin()), "start", "--no-browser"]
+        command = [str(program), "start", "--no-browser"]
         command += ["--internal-host", "127.0.0.1", "--port", str(port)]
     with open(log_path, "wb") as log:
         # A session of its own: the server outlives `make`, and stop() can signal its group.
@@ -234,9 +239,10 @@ def launch(
         )
 
 
-def label_studio_package() -> Path:
+def label_studio_package(program: Path | None = None) -> Path:
     """The `label_studio` package folder in the server's venv."""
-    found = sorted(label_studio_bin().parent.parent.glob("lib/python*/site-packages/label_studio"))
+    venv = (program or label_studio_bin()).parent.parent
+    found = sorted(venv.glob("lib/python*/site-packages/label_studio"))
     if not found:
         raise BuilderError("Label Studio's package folder is missing", fix="make install")
     return found[-1]
@@ -419,7 +425,8 @@ def verify_local(settings: Settings) -> None:
 
 
 def _info(settings: Settings, url: str, pid: int | None) -> ServerInfo:
-    return ServerInfo(url, settings.get(EMAIL_KEY), settings.get(PASSWORD_KEY), pid)
+    login = settings.local_label_studio_email, settings.local_label_studio_password.reveal()
+    return ServerInfo(url, *login, pid)
 
 
 def status(settings: Settings) -> ServerInfo | None:
@@ -430,23 +437,6 @@ def status(settings: Settings) -> ServerInfo | None:
     pid, port = found
     url = f"http://127.0.0.1:{port}"
     return _info(settings, url, pid) if is_healthy(url) else None
-
-
-def save_credentials(env_path: Path, values: dict[str, str]) -> None:
-    """Set `values` in a .env file, keeping every other line as it was; readable by us only."""
-    lines = env_path.read_text(encoding="utf-8").splitlines() if env_path.exists() else []
-    pending = dict(values)
-    kept: list[str] = []
-    for line in lines:
-        key = line.partition("=")[0].strip().removeprefix("export ").strip()
-        if "=" in line and key in values:
-            if key in pending:
-                kept.append(f"{key}={pending.pop(key)}")
-            continue
-        kept.append(line)
-    kept += [f"{key}={value}" for key, value in pending.items()]
-    atomic.write_text(env_path, "\n".join(kept) + "\n")
-    os.chmod(env_path, 0o600)
 
 
 def start(settings: Settings) -> ServerInfo:
@@ -477,9 +467,11 @@ def start(settings: Settings) -> ServerInfo:
 
     database, workers = settings.label_studio_database, settings.label_studio_workers
     data_dir = _data_dir(settings)
+    program = label_studio_bin(settings)
     used = _database_path(settings)
     if data_dir.exists():
-        email, password = settings.get(EMAIL_KEY), settings.get(PASSWORD_KEY)
+        email = settings.local_label_studio_email
+        password = settings.local_label_studio_password.reveal()
         # A data dir made before this setting existed was made for SQLite.
         was = used.read_text(encoding="utf-8").strip() if used.is_file() else "sqlite"
         if was != (redact(database) if database else "sqlite"):
@@ -492,16 +484,14 @@ def start(settings: Settings) -> ServerInfo:
     else:
         email, password, token = ADMIN_EMAIL, secrets.token_urlsafe(12), secrets.token_hex(20)
         # .env first: a crash after init must not leave a server whose login nobody knows.
-        save_credentials(
-            settings.root / ".env", {EMAIL_KEY: email, PASSWORD_KEY: password, TOKEN_KEY: token}
-        )
+        settings.save_local_login(email, password, token)
         print("First start: creating the local Label Studio database (about a minute)...")
-        init_data_dir(data_dir, email, password, token, database)
+        init_data_dir(data_dir, email, password, token, database, program)
         atomic.write_text(used, (redact(database) if database else "sqlite") + "\n")
 
     url = f"http://127.0.0.1:{port}"
     log_path = _log_path(settings)
-    process = launch(data_dir, port, log_path, database, workers)
+    process = launch(data_dir, port, log_path, database, workers, program)
     pid_path = _pid_path(settings)
     # Written before waiting, so an interrupted start can still be stopped.
     atomic.write_text(pid_path, f"{process.pid} {port}\n")

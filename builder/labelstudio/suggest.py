@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
+from builder.core.report import Report
 from builder.core.scheme import question_for
-from builder.inputs.corpus import Corpus
+from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.aggregate import aggregate
+from builder.labels.records import project_records
 from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
-from builder.labelstudio.pull import project_records
 from builder.labelstudio.sync import SyncState, current_tasks
 from builder.tasks.claims import claim_tasks
 from builder.tasks.suggest import (
@@ -183,3 +184,53 @@ def suggest_all(
     items = [stance_item(d) for d in data.values()]
     done.append(suggest_project(client, settings, "stance", stance, items, task_of_pair))
     return done
+
+
+def suggest_step(settings: Settings, report: Report) -> None:
+    """Each project's unlabeled tasks ordered by a model trained on its labels, said plainly."""
+    corpus = load_corpus(settings)
+    for problem in corpus.problems:
+        report.problem(problem)
+    client = LabelStudioClient(settings)
+    client.check()
+    for done in suggest_all(client, settings, corpus):
+        name, result = done.project, done.suggestions
+        if result is None:
+            report.say(f"{name}: no project {done.title!r} yet: nothing to suggest")
+            continue
+        counts = ", ".join(f"{label} {n}" for label, n in result.labels_per_class.items())
+        if done.note == "too few labels":
+            short = ", ".join(f"{label} has {n}" for label, n in result.short.items())
+            report.say(
+                f"{name}: too few labels to order by a model ({short}; at least "
+                f"{result.minimum} of each needed, SUGGEST_MIN_LABELS): the labeling order of "
+                f"project {done.project_id} is left as it is"
+            )
+            continue
+        report.say(f"{name}: model {result.version} trained on {counts}")
+        if done.note == "no unlabeled task":
+            report.say(
+                f"{name}: every task of project {done.project_id} is labeled: nothing to order"
+            )
+            continue
+        written = done.report
+        assert written is not None
+        if written.unchanged:
+            report.say(f"{name}: project {done.project_id} already ordered by {result.version}")
+            continue
+        deleted = sum(written.deleted.values())
+        report.kept += written.written
+        report.wrote.append(f"{written.written} prediction(s) to project {done.project_id}")
+        report.say(
+            f"{name}: wrote {written.written} prediction(s) on unlabeled tasks"
+            + (f"; deleted {deleted} of older model versions" if written.deleted else "")
+        )
+        shown = (
+            "shown to annotators as pre-annotations (SHOW_SUGGESTIONS=1)"
+            if settings.show_suggestions
+            else "hidden from annotators (SHOW_SUGGESTIONS=1 shows them)"
+        )
+        report.say(
+            f"{name}: project {done.project_id} serves the least certain task first "
+            f"({UNCERTAINTY_SAMPLING!r}, spread over stories); suggestions {shown}"
+        )

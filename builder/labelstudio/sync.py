@@ -8,7 +8,7 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ from tqdm import tqdm
 from builder.core.atomic import write_bytes
 from builder.core.config import DEFAULT_SYNC_BATCH_SIZE
 from builder.core.errors import BuilderError
-from builder.core.scheme import labeling_config, question_for
+from builder.core.projects import ADJUDICATION_DESCRIPTION, Project
+from builder.core.report import Report
 from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 
@@ -113,9 +114,9 @@ def config_difference(current: str, declared: str) -> str:
 def ensure_project(
     client: LabelStudioClient,
     state_dir: Path,
-    project: str,
+    project: Project,
     title: str,
-    description: str,
+    report: Report,
     force_config: bool = False,
     annotations_per_task: int = 1,
     adjudication: bool = False,
@@ -127,16 +128,24 @@ def ensure_project(
     `maximum_annotations` (its overlap): the labeling stream keeps handing a task out until
     that many annotators have answered it.
     """
-    declared = labeling_config(project, adjudication)
-    name = f"{project}-adjudication" if adjudication else project
-    info = identity.resolve(client, state_dir, name, title)
+    declared = project.labeling_config(adjudication)
+    description = ADJUDICATION_DESCRIPTION if adjudication else project.description
+    name = project.adjudication_name if adjudication else project.name
+    info = identity.resolve(client, state_dir, name, title, say=report.say)
     if info is None:
         return identity.create(
-            client, state_dir, name, title, declared, description, annotations_per_task
+            client,
+            state_dir,
+            name,
+            title,
+            declared,
+            description,
+            annotations_per_task,
+            say=report.say,
         )
     if info.maximum_annotations != annotations_per_task:
         client.update_project(info.id, maximum_annotations=annotations_per_task)
-        print(f"project {title!r}: annotations per task set to {annotations_per_task}")
+        report.say(f"project {title!r}: annotations per task set to {annotations_per_task}")
         info = client.project(info.id)
     if _normal(info.label_config) == _normal(declared):
         return info
@@ -149,7 +158,7 @@ def ensure_project(
             "--force-config to update it: existing answers are kept",
         )
     old_labels = set(CHOICE_VALUE.findall(info.label_config))
-    missing = old_labels - set(question_for(project).names)
+    missing = old_labels - set(project.question.names)
     if info.annotation_count and missing:
         raise BuilderError(
             f"the declared config drops labels {sorted(missing)} that annotations of project "
@@ -158,7 +167,7 @@ def ensure_project(
         )
     client.validate_config(info.id, declared)
     client.update_project(info.id, label_config=declared)
-    print(f"updated the config of project {title!r} (id {info.id}):\n{difference}")
+    report.say(f"updated the config of project {title!r} (id {info.id}):\n{difference}")
     return client.project(info.id)
 
 
@@ -383,3 +392,77 @@ def repair_duplicates(client: LabelStudioClient, info: ProjectInfo, key: str) ->
                 client.delete_task(task_id)
                 report.deleted.append(task_id)
     return report
+
+
+def listed(items: Sequence[Any], limit: int = 5) -> str:
+    return ", ".join(str(i) for i in items[:limit]) + (" …" if len(items) > limit else "")
+
+
+def tell_held(report: Report, held: dict[str, int], project_id: int) -> None:
+    """Warn of the items whose annotated task was deleted on the server (held back)."""
+    if held:
+        items = [f"{item} (task {task})" for item, task in held.items()]
+        report.warn(
+            f"warning: {len(items)} annotated task(s) were deleted from project {project_id} on "
+            f"the server: {listed(items)}. Not imported again (their annotations stay in "
+            "exports/pulls/); `sync --reimport-deleted` imports them again"
+        )
+
+
+def tell_repair(report: Report, repaired: RepairReport, project_id: int) -> None:
+    report.drop("duplicate task deleted", len(repaired.deleted))
+    report.say(
+        f"repair: deleted {len(repaired.deleted)} duplicate task(s) without annotations from "
+        f"project {project_id}" + (f": {listed(repaired.deleted)}" if repaired.deleted else "")
+    )
+
+
+def tell(report: Report, sync: SyncReport, url: str, unit: str, command: str = "sync") -> None:
+    """A sync's outcome in the step report: counts, and what the lead should know; duplicate
+    tasks make the step fail (the user must repair them)."""
+    project_id = sync.project_id
+    report.read += sync.imported + sync.already
+    report.kept += sync.imported
+    report.drop(f"{unit} already a task", sync.already)
+    if sync.imported:
+        report.wrote.append(f"{sync.imported} task(s) to project {project_id}")
+        report.say(
+            f"imported {sync.imported} new task(s) into project {project_id}; "
+            f"{sync.already} already there"
+        )
+    else:
+        report.say(
+            f"nothing new: all {sync.already} {unit}(s) are already tasks of project {project_id}"
+        )
+    if sync.gone_from_raw:
+        report.say(
+            f"{len(sync.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ "
+            f"(kept, not deleted): {listed(sync.gone_from_raw)}"
+        )
+    if sync.deleted_unannotated:
+        report.say(
+            f"{len(sync.deleted_unannotated)} task(s) without annotations were deleted from "
+            f"project {project_id} on the server; imported again: "
+            + listed(sync.deleted_unannotated)
+        )
+    tell_held(report, sync.deleted_annotated, project_id)
+    if sync.changed:
+        items = [f"{item} ({', '.join(fields)})" for item, fields in sync.changed.items()]
+        report.warn(
+            f"warning: {len(items)} task(s) of project {project_id} hold data that differs from "
+            f"raw/ (edited on the server?); left as they are: {listed(items)}"
+        )
+    for item, task_ids in sync.annotated_twice.items():
+        report.say(
+            f"note: {item} has {len(task_ids)} annotated tasks in project {project_id} "
+            f"({listed(task_ids)}): all kept, every annotation counts for it"
+        )
+    if sync.duplicated:
+        report.fail(
+            f"error: {len(sync.duplicated)} {unit}(s) have more than one task in project "
+            f"{project_id} (imported twice, e.g. by two machines at once): "
+            + listed(sync.duplicated)
+            + f"\n  fix: `make {command} ARGS=--repair` deletes the extra tasks that have no "
+            "annotations (never an annotated one)"
+        )
+    report.say(f"label them at {url}/projects/{project_id}/data")

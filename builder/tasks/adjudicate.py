@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from builder.core.scheme import question_for
+from builder.core.projects import choice_result
+from builder.core.report import Report
 from builder.labels.aggregate import ItemLabel, answer, latest_per_annotator
-
-ADJUDICATION_SUFFIX = " · adjudication"
 
 
 @dataclass(frozen=True)
@@ -33,18 +32,10 @@ def needs_adjudication(label: ItemLabel, min_agreement: float | None) -> str | N
 
 def answer_prediction(project: str, annotator: str, label: str) -> dict[str, Any]:
     """One annotator's answer as a Label Studio prediction, named after who gave it."""
-    question = question_for(project)
     return {
         "model_version": f"annotator {annotator}",
         "score": 1.0,
-        "result": [
-            {
-                "from_name": question.name,
-                "to_name": "text",
-                "type": "choices",
-                "value": {"choices": [label]},
-            }
-        ],
+        "result": choice_result(project, label),
     }
 
 
@@ -54,15 +45,23 @@ def adjudications(
     records: list[dict[str, Any]],
     task_of_item: dict[str, dict[str, Any]],
     min_agreement: float | None = None,
+    report: Report | None = None,
 ) -> list[Adjudication]:
-    """The items to adjudicate, each with the task the annotators saw and their answers."""
+    """The items to adjudicate, each with the task the annotators saw and their answers.
+
+    An item that needs it but has no task (gone from raw/, or a control item) is counted in
+    `report`."""
     answers: dict[str, list[tuple[str, str]]] = {}
     for record in latest_per_annotator(records):
         answers.setdefault(record["item_id"], []).append((record["annotator"], answer(record)))
     out = []
     for item_id, label in sorted(labels.items()):
         reason = needs_adjudication(label, min_agreement)
-        if reason is None or item_id not in task_of_item:
+        if reason is None:
+            continue
+        if item_id not in task_of_item:
+            if report is not None:
+                report.drop(f"{project}: {reason} without a task (gone from raw/ or a control)")
             continue
         given = sorted(answers.get(item_id, []))
         task = dict(task_of_item[item_id])

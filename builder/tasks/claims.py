@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from builder.core.projects import CLAIMS
 from builder.inputs.articles import Article
-from builder.inputs.corpus import Corpus
+from builder.inputs.corpus import LABELED_KINDS, Corpus
 from builder.inputs.sentences import Sentence
-
-LABELED_KINDS = ("headline", "subheading", "body")
 
 
 def article_meta(article: Article) -> str:
@@ -23,11 +22,6 @@ def headline_of(article: Article, sentences: list[Sentence]) -> str:
     return next((s.text for s in sentences if s.kind == "headline"), "(no headline)")
 
 
-def labeled_sentence_ids(corpus: Corpus) -> set[str]:
-    """The ids of the sentences that become claim tasks (no task dicts built)."""
-    return {s.sentence_id for s in corpus.all_sentences() if s.kind in LABELED_KINDS}
-
-
 def claim_tasks(corpus: Corpus) -> list[dict[str, Any]]:
     """One task per labelable sentence, boilerplate left out, in corpus order."""
     tasks = []
@@ -39,19 +33,19 @@ def claim_tasks(corpus: Corpus) -> list[dict[str, Any]]:
             before = labeled[index - 1].text if index > 0 else "(start of article)"
             after = labeled[index + 1].text if index + 1 < len(labeled) else "(end of article)"
             tasks.append(
-                {
-                    "sentence_id": sentence.sentence_id,
-                    "article_id": article_id,
-                    "story_id": corpus.story_of[article_id],
-                    "kind": sentence.kind,
-                    "text": sentence.text,
-                    "headline": headline,
-                    "meta": article_meta(article),
-                    "before": before,
-                    "after": after,
-                    "source": article.source or "",
-                    "date": article.date or "",
-                    "language": article.language,
-                }
+                CLAIMS.task(
+                    sentence_id=sentence.sentence_id,
+                    article_id=article_id,
+                    story_id=corpus.story_of[article_id],
+                    kind=sentence.kind,
+                    text=sentence.text,
+                    headline=headline,
+                    meta=article_meta(article),
+                    before=before,
+                    after=after,
+                    source=article.source or "",
+                    date=article.date or "",
+                    language=article.language,
+                )
             )
     return tasks

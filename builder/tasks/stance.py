@@ -11,6 +11,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from builder.core.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K
+from builder.core.projects import STANCE_PROJECT
+from builder.core.report import Report
 from builder.core.scheme import CLAIM_SCHEMA
 from builder.inputs.articles import Loaded, Problem, iter_records, schema_problems
 from builder.inputs.corpus import Corpus
@@ -46,24 +48,24 @@ class Pair:
 
     def task_data(self) -> dict[str, Any]:
         """The stance task: the target and the candidate in its context, apart."""
-        return {
-            "pair_id": self.pair_id,
-            "target_id": self.target.target_id,
-            "target_text": self.target.text,
-            "target_meta": self.target.meta,
-            "target_origin": self.target.origin,
-            "target_article_id": self.target.article_id or "",
-            "target_source": self.target.source,
-            "sentence_id": self.task["sentence_id"],
-            "text": self.task["text"],
-            "meta": self.task["meta"],
-            "before": self.task["before"],
-            "after": self.task["after"],
-            "article_id": self.task["article_id"],
-            "source": self.task["source"],
-            "story_id": self.task["story_id"],
-            "similarity": round(self.similarity, 4),
-        }
+        return STANCE_PROJECT.task(
+            pair_id=self.pair_id,
+            target_id=self.target.target_id,
+            target_text=self.target.text,
+            target_meta=self.target.meta,
+            target_origin=self.target.origin,
+            target_article_id=self.target.article_id or "",
+            target_source=self.target.source,
+            sentence_id=self.task["sentence_id"],
+            text=self.task["text"],
+            meta=self.task["meta"],
+            before=self.task["before"],
+            after=self.task["after"],
+            article_id=self.task["article_id"],
+            source=self.task["source"],
+            story_id=self.task["story_id"],
+            similarity=round(self.similarity, 4),
+        )
 
 
 def pair_id(target_id: str, sentence_id: str) -> str:
@@ -173,8 +175,12 @@ def candidate_pairs(
     targets: list[Target],
     top_k: int = DEFAULT_STANCE_TOP_K,
     min_similarity: float = DEFAULT_STANCE_MIN_SIMILARITY,
+    report: Report | None = None,
 ) -> list[Pair]:
-    """For each target, the top_k most similar candidates at or above min_similarity."""
+    """For each target, the top_k most similar candidates at or above min_similarity.
+
+    What is left out is counted in `report`: targets with no candidate in their story, and
+    top candidates below the similarity."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     tasks = [t for t in claim_tasks(corpus) if t["kind"] == "body"]
@@ -188,17 +194,22 @@ def candidate_pairs(
     for row, target in enumerate(targets):
         pool = _candidate_pool(target, tasks)
         if not pool:
+            if report is not None:
+                report.drop("targets without a candidate in their story")
             continue
         scores = (task_vectors[pool] @ target_vectors[row].T).toarray().ravel()
         ranked = sorted(
             zip(scores, pool, strict=True), key=lambda s: (-s[0], tasks[s[1]]["sentence_id"])
         )
         for score, index in ranked[:top_k]:
-            if score >= min_similarity:
-                task = tasks[index]
-                pairs.append(
-                    Pair(pair_id(target.target_id, task["sentence_id"]), target, task, float(score))
-                )
+            if score < min_similarity:
+                if report is not None:
+                    report.drop("top candidates below the similarity")
+                continue
+            task = tasks[index]
+            pairs.append(
+                Pair(pair_id(target.target_id, task["sentence_id"]), target, task, float(score))
+            )
     return pairs
 
 

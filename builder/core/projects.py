@@ -1,0 +1,214 @@
+"""The Label Studio projects, each declared once: question, task fields, view, titles, files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import quoteattr
+
+from builder.core.config import ADJUDICATION_SUFFIX
+from builder.core.scheme import CLAIM, LABELED_TEXT, STANCE, Question
+
+if TYPE_CHECKING:
+    from builder.core.config import Settings
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A <Header>: fixed text, or a task field when `text` is "$field"."""
+
+    text: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Show:
+    """A task field shown with <Text> (as text, never HTML); `marked` frames the one to label."""
+
+    field: str
+    name: str = ""  # the control's name when it differs from the field's
+    marked: str = ""  # border colour
+    granularity: bool = True
+
+
+# What the adjudication view adds on top of a project's own, and the fields it needs.
+ADJUDICATION_VIEW = (
+    Heading("Adjudication: the annotators did not agree", 4),
+    Show("adjudication_reason", granularity=False),
+    Show("answers_given", granularity=False),
+)
+ADJUDICATION_FIELDS = ("adjudication_reason", "answers_given")
+ADJUDICATION_DESCRIPTION = (
+    "Adjudication: each annotator's answer is shown as a prediction; your answer settles "
+    "the item (ground truth) at the next pull."
+)
+
+
+@dataclass(frozen=True)
+class Project:
+    """One Label Studio project of the builder, and its adjudication twin."""
+
+    name: str
+    question: Question
+    item_key: str  # the task field that carries our own id of the labeled item
+    task_fields: tuple[str, ...]  # every field of a task, in order
+    view: tuple[Heading | Show, ...]
+    description: str
+
+    def title(self, settings: Settings) -> str:
+        return getattr(settings, f"{self.name}_project_title")
+
+    def adjudication_title(self, settings: Settings) -> str:
+        return self.title(settings) + ADJUDICATION_SUFFIX
+
+    @property
+    def adjudication_name(self) -> str:
+        """Its adjudication project's name: in pull and sync file names and the examples."""
+        return f"{self.name}-adjudication"
+
+    def names(self) -> tuple[str, str]:
+        return self.name, self.adjudication_name
+
+    def task(self, **values: Any) -> dict[str, Any]:
+        """A task payload with exactly the declared fields, in the declared order."""
+        if values.keys() != set(self.task_fields):
+            wrong = sorted(values.keys() ^ set(self.task_fields))
+            raise ValueError(f"{self.name} task fields differ from the declared ones: {wrong}")
+        return {name: values[name] for name in self.task_fields}
+
+    def labeling_config(self, adjudication: bool = False) -> str:
+        """The Label Studio XML: the view, the question's choices and its guidelines."""
+        view = [*ADJUDICATION_VIEW, *self.view] if adjudication else list(self.view)
+        body = [line for element in view for line in _element(element)]
+        body.append(f'  <Header value={quoteattr(self.question.prompt)} size="5"/>')
+        question = self.question
+        lines = [
+            "<View>",
+            *body,
+            *_choices(question, LABELED_TEXT),
+            *_guidelines(question),
+            "</View>",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def sync_state_file(self, adjudication: bool = False) -> str:
+        return f"{self.adjudication_name if adjudication else self.name}.json"
+
+
+def _element(element: Heading | Show) -> list[str]:
+    if isinstance(element, Heading):
+        return [f'  <Header value={quoteattr(element.text)} size="{element.size}"/>']
+    name = element.name or element.field
+    granularity = ' granularity="paragraph"' if element.granularity else ""
+    text = f'<Text name="{name}" value="${element.field}"{granularity}/>'
+    if not element.marked:
+        return [f"  {text}"]
+    style = f"border-left: 4px solid {element.marked}; padding-left: 0.5em; font-weight: bold"
+    return [f'  <View style="{style}">', f"    {text}", "  </View>"]
+
+
+def _guidelines(question: Question) -> list[str]:
+    lines = ['  <View style="margin-top: 1em; font-size: 90%; color: #444">']
+    lines.append(f'    <Header value={quoteattr("Guidelines: " + question.prompt)} size="6"/>')
+    for label in question.labels:
+        text = f"{label.value}: {label.definition} Example: {label.example}"
+        lines.append(f'    <Header value={quoteattr(text)} size="6" underline="false"/>')
+    lines.append("  </View>")
+    return lines
+
+
+def _choices(question: Question, to_name: str) -> list[str]:
+    required = "true" if question.required else "false"
+    lines = [
+        f'  <Choices name="{question.name}" toName="{to_name}" choice="single" '
+        f'required="{required}" showInline="true">'
+    ]
+    for label in question.labels:
+        lines.append(
+            f"    <Choice value={quoteattr(label.value)} hint={quoteattr(label.definition)}/>"
+        )
+    lines.append("  </Choices>")
+    return lines
+
+
+def choice_result(project: str, label: str) -> list[dict[str, Any]]:
+    """A Label Studio result for one answer, as the UI sends it (annotations and predictions)."""
+    return [
+        {
+            "from_name": PROJECTS[project].question.name,
+            "to_name": LABELED_TEXT,
+            "type": "choices",
+            "value": {"choices": [label]},
+        }
+    ]
+
+
+# The sentence to label, in its article: shown the same way in both projects.
+_SENTENCE_IN_CONTEXT = (
+    Show("meta"),
+    Show("before"),
+    Show("text", marked="#d33"),
+    Show("after"),
+)
+
+CLAIMS = Project(
+    name="claims",
+    question=CLAIM,
+    item_key="sentence_id",
+    task_fields=(
+        "sentence_id",
+        "article_id",
+        "story_id",
+        "kind",
+        "text",
+        "headline",
+        "meta",
+        "before",
+        "after",
+        "source",
+        "date",
+        "language",
+    ),
+    view=(Heading("$headline", 4), *_SENTENCE_IN_CONTEXT),
+    description="Is this sentence a check-worthy claim? Made by the fact-check dataset builder.",
+)
+
+STANCE_PROJECT = Project(
+    name="stance",
+    question=STANCE,
+    item_key="pair_id",
+    task_fields=(
+        "pair_id",
+        "target_id",
+        "target_text",
+        "target_meta",
+        "target_origin",
+        "target_article_id",
+        "target_source",
+        "sentence_id",
+        "text",
+        "meta",
+        "before",
+        "after",
+        "article_id",
+        "source",
+        "story_id",
+        "similarity",
+    ),
+    view=(
+        Heading("Target claim", 5),
+        Show("target_text", name="target", marked="#36c"),
+        Show("target_meta"),
+        Heading("Sentence from another article of the same story", 5),
+        *_SENTENCE_IN_CONTEXT,
+    ),
+    description="Does the sentence support, contradict or discuss the target claim? Made by the "
+    "fact-check dataset builder.",
+)
+
+PROJECTS: dict[str, Project] = {p.name: p for p in (CLAIMS, STANCE_PROJECT)}
+
+
+def labeling_config(project: str, adjudication: bool = False) -> str:
+    """The Label Studio XML of a project by name (see Project.labeling_config)."""
+    return PROJECTS[project].labeling_config(adjudication)

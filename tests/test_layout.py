@@ -1,0 +1,92 @@
+"""The package per stage: imports run one way only, from core up to the command line."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "builder"
+# The flow, lowest first: a module may import its own stage and the stages before it.
+STAGES = ("core", "inputs", "labels", "tasks", "labelstudio", "dataset", "cli")
+
+
+def stage_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "builder" or len(parts) < 2:
+        return None
+    return parts[1] if parts[1] in STAGES else None
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """Every builder module a file imports, anywhere in it (inside functions too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+            # `from builder import labelstudio` names a stage in the imported names.
+            if node.module == "builder":
+                found += [(node.lineno, f"builder.{alias.name}") for alias in node.names]
+    return found
+
+
+def wrong_way_imports(package: Path) -> list[str]:
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        own = stage_of("builder." + ".".join(path.relative_to(package).with_suffix("").parts))
+        if own is None:
+            continue
+        for line, module in imported_modules(path):
+            other = stage_of(module)
+            if other is not None and STAGES.index(other) > STAGES.index(own):
+                wrong.append(f"{path.relative_to(package.parent)}:{line}: {own} imports {module}")
+    return wrong
+
+
+def test_every_module_belongs_to_a_stage() -> None:
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert packages == set(STAGES)
+    loose = {p.name for p in PACKAGE.glob("*.py")}
+    assert loose == {"__init__.py", "__main__.py"}
+
+
+def test_no_stage_imports_a_later_one() -> None:
+    assert wrong_way_imports(PACKAGE) == []
+
+
+@pytest.mark.parametrize(
+    ("stage", "source", "caught"),
+    [
+        ("inputs", "from builder.labels.aggregate import answer\n", True),
+        ("labels", "def f():\n    from builder.labelstudio import pull\n", True),
+        ("core", "import builder.cli.main\n", True),
+        ("dataset", "from builder import labelstudio\n", False),
+        ("tasks", "from builder import dataset\n", True),
+        ("cli", "from builder.core.config import Settings\n", False),
+    ],
+)
+def test_the_check_catches_a_wrong_way_import(
+    tmp_path: Path, stage: str, source: str, caught: bool
+) -> None:
+    package = tmp_path / "builder"
+    (package / stage).mkdir(parents=True)
+    (package / stage / "module.py").write_text(source, encoding="utf-8")
+    assert bool(wrong_way_imports(package)) == caught
+
+
+def test_the_readme_layout_names_every_module_of_each_stage() -> None:
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout") :]
+    block = layout[layout.index("```") : layout.index("```", layout.index("```") + 3)]
+    # Each stage's entry runs from its "name/" to the next stage's.
+    entries = re.split(r"\n  (?=\w+/ )", block)
+    described = {entry.split("/")[0]: entry for entry in entries[1:]}
+    assert set(described) == set(STAGES)
+    for stage in STAGES:
+        modules = {p.stem for p in (PACKAGE / stage).glob("*.py") if p.stem != "__init__"}
+        words = set(re.findall(r"\w+", described[stage]))
+        assert modules <= words, f"{stage}: {sorted(modules - words)} not in the README's layout"

@@ -1,0 +1,120 @@
+"""The project registry: every task builder agrees with its labeling config (the SDK's reading)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from label_studio_sdk.label_interface import LabelInterface
+from support import record
+
+from builder.core.config import Settings
+from builder.core.projects import (
+    ADJUDICATION_FIELDS,
+    CLAIMS,
+    PROJECTS,
+    STANCE_PROJECT,
+    Project,
+    choice_result,
+)
+from builder.inputs.corpus import load_corpus
+from builder.labels.aggregate import ItemLabel, aggregate
+from builder.tasks.adjudicate import adjudications
+from builder.tasks.claims import claim_tasks
+from builder.tasks.stance import candidate_pairs, targets_from
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tasks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    """Tasks of the sample corpus, made by the builders themselves."""
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree(ROOT / "raw", root / "raw")
+    corpus = load_corpus(Settings(root=root))
+    claims = claim_tasks(corpus)
+    # Every body sentence checkworthy: targets enough to pair across the two outlets.
+    labels = {
+        t["sentence_id"]: ItemLabel(t["sentence_id"], "checkworthy", 1, 1.0, "majority", {})
+        for t in claims
+        if t["kind"] == "body"
+    }
+    pairs = candidate_pairs(corpus, targets_from(corpus, labels, []), 3, 0.0)
+    return {"claims": claims, "stance": [pair.task_data() for pair in pairs]}
+
+
+def variables(config: str) -> set[str]:
+    """Every task field a config reads: its objects' values (as the SDK sees them) and headers."""
+    interface = LabelInterface(config)
+    names = {tag.value_name for tag in interface.objects if tag.value_is_variable}
+    return names | set(re.findall(r'<Header value="\$(\w+)"', config))
+
+
+@pytest.mark.parametrize("project", PROJECTS.values(), ids=lambda p: p.name)
+def test_every_task_builder_fills_its_labeling_config(
+    project: Project, tasks: dict[str, list[dict[str, Any]]]
+) -> None:
+    built = tasks[project.name]
+    assert built, "the sample corpus makes no tasks"
+    interface = LabelInterface(project.labeling_config())
+    for task in built:
+        assert tuple(task) == project.task_fields
+        assert interface.validate_task({"data": task})
+    assert variables(project.labeling_config()) <= set(project.task_fields)
+    assert project.item_key in project.task_fields
+    # Without a field its config shows, a task is refused.
+    shown = sorted(variables(project.labeling_config()) & {o.value_name for o in interface.objects})
+    assert not interface.validate_task({"data": {**built[0], shown[0]: None}})
+
+
+@pytest.mark.parametrize("project", PROJECTS.values(), ids=lambda p: p.name)
+def test_adjudication_tasks_and_predictions_fit_the_adjudication_config(
+    project: Project, tasks: dict[str, list[dict[str, Any]]]
+) -> None:
+    item = tasks[project.name][0][project.item_key]
+    records = [
+        record(item, "amy", project.question.names[0], project=project.name),
+        record(item, "bob", project.question.names[1], project=project.name),
+    ]
+    task_of_item = {t[project.item_key]: t for t in tasks[project.name]}
+    [todo] = adjudications(project.name, aggregate(records), records, task_of_item)
+    config = project.labeling_config(adjudication=True)
+    interface = LabelInterface(config)
+    assert tuple(todo.task) == project.task_fields + ADJUDICATION_FIELDS
+    assert interface.validate_task({"data": todo.task})
+    assert variables(config) <= set(todo.task)
+    for prediction in todo.predictions:
+        assert interface.validate_prediction(prediction)
+
+
+@pytest.mark.parametrize("project", PROJECTS.values(), ids=lambda p: p.name)
+def test_a_choice_result_is_valid_for_its_config(project: Project) -> None:
+    interface = LabelInterface(project.labeling_config())
+    for label in project.question.names:
+        assert interface.validate_prediction({"result": choice_result(project.name, label)})
+
+
+def test_a_task_with_other_fields_than_declared_is_refused() -> None:
+    values = dict.fromkeys(CLAIMS.task_fields, "x")
+    assert tuple(CLAIMS.task(**values)) == CLAIMS.task_fields
+    with pytest.raises(ValueError, match="headline"):
+        CLAIMS.task(**{k: v for k, v in values.items() if k != "headline"})
+    with pytest.raises(ValueError, match="extra"):
+        CLAIMS.task(**values, extra="y")
+
+
+def test_names_titles_and_files_derive_from_the_declaration(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path)
+    assert [p.name for p in PROJECTS.values()] == ["claims", "stance"]
+    assert CLAIMS.names() == ("claims", "claims-adjudication")
+    assert STANCE_PROJECT.title(settings) == "Fact-check stance"
+    assert CLAIMS.adjudication_title(settings) == "Fact-check claims · adjudication"
+    assert CLAIMS.sync_state_file() == "claims.json"
+    assert STANCE_PROJECT.sync_state_file(adjudication=True) == "stance-adjudication.json"
+    assert {p.name: p.item_key for p in PROJECTS.values()} == {
+        "claims": "sentence_id",
+        "stance": "pair_id",
+    }
