@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from builder.core.config import Settings
+from builder.core.config import EMAIL_KEY, PASSWORD_KEY, TOKEN_KEY, Settings
 from builder.labelstudio import server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +140,32 @@ def copy_database(template: str, copy: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         template_name = urlsplit(template).path.strip("/")
         postgres("createdb", TEST_DATABASE, "-T", template_name, urlsplit(copy).path.strip("/"))
+
+
+def local_server_from_template(root: Path, template: Template) -> Settings:
+    """`root`'s local server (`make labelstudio`'s) made a copy of the template: its data dir,
+    and on the PostgreSQL run its database (the one `root`'s .env names, else a new one written
+    there; the caller drops it); the admin's login goes into .env."""
+    shutil.copytree(template.path, root / ".labelstudio" / "data", symlinks=True)
+    settings = Settings.load(root)
+    lines = [
+        f"{EMAIL_KEY}={template.email}",
+        f"{PASSWORD_KEY}={template.password}",
+        f"{TOKEN_KEY}={template.token}",
+    ]
+    if template.database:
+        # There the template's users and token live in its database, not in the data dir.
+        database = settings.label_studio_database
+        if database:
+            postgres("dropdb", TEST_DATABASE, urlsplit(database).path.strip("/"))
+        else:
+            database = with_database(TEST_DATABASE, f"builder_local_{secrets.token_hex(6)}")
+            lines.append(f"LABEL_STUDIO_DATABASE={database}")
+        copy_database(template.database, database)
+        (root / ".labelstudio" / "database").write_text(server.redact(database) + "\n")
+    with open(root / ".env", "a", encoding="utf-8") as env:
+        env.write("".join(f"{line}\n" for line in lines))
+    return Settings.load(root)
 
 
 @pytest.fixture(scope="session")

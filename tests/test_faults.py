@@ -29,13 +29,12 @@ from conftest import (
     TEST_DATABASE,
     LabelStudioServer,
     Template,
-    copy_database,
     free_port,
+    local_server_from_template,
     postgres,
-    with_database,
 )
 
-from builder.core.config import EMAIL_KEY, PASSWORD_KEY, TOKEN_KEY, Settings
+from builder.core.config import TOKEN_KEY
 from builder.core.errors import BuilderError
 from builder.core.lock import write_lock
 from builder.labels import validate
@@ -353,20 +352,7 @@ def test_local_server_closed_signup_invite_link_and_key_checks(
     """`make labelstudio`'s server: the key goes to it (and only it); nobody signs up without
     the invite link; the admin still logs in."""
     root = local_root(tmp_path, free_port(), labelstudio_template.token)
-    shutil.copytree(labelstudio_template.path, root / ".labelstudio" / "data", symlinks=True)
-    database = ""
-    if labelstudio_template.database:
-        # On the PostgreSQL run the template's users and token live in its database, not in
-        # the data dir: the local server gets its own copy of that database.
-        database = with_database(TEST_DATABASE, f"builder_local_{uuid.uuid4().hex[:12]}")
-        copy_database(labelstudio_template.database, database)
-        (root / ".labelstudio" / "database").write_text(server.redact(database) + "\n")
-    with open(root / ".env", "a", encoding="utf-8") as env:
-        env.write(f"{EMAIL_KEY}={labelstudio_template.email}\n")
-        env.write(f"{PASSWORD_KEY}={labelstudio_template.password}\n")
-        if database:
-            env.write(f"LABEL_STUDIO_DATABASE={database}\n")
-    settings = Settings.load(root)
+    settings = local_server_from_template(root, labelstudio_template)
     info = server.start(settings)
     try:
         ours = LabelStudioServer(
@@ -414,8 +400,9 @@ def test_local_server_closed_signup_invite_link_and_key_checks(
         assert not any(ours.token in json.dumps(headers) for headers in Recorder.seen)
     finally:
         server.stop(settings)
-        if database:
-            postgres("dropdb", TEST_DATABASE, "--if-exists", database.rsplit("/", 1)[-1])
+        if settings.label_studio_database:
+            name = settings.label_studio_database.rpartition("/")[2]
+            postgres("dropdb", TEST_DATABASE, "--if-exists", name)
 
 
 # 1. Two syncs at once -------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import socket
 import stat
 from collections.abc import Iterator
@@ -17,8 +16,8 @@ from conftest import (
     TEST_WORKERS,
     LabelStudioServer,
     Template,
-    copy_database,
     free_port,
+    local_server_from_template,
     postgres,
     with_database,
 )
@@ -68,21 +67,6 @@ def local_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
         server.stop_process_group(found[0])
     if database:
         postgres("dropdb", TEST_DATABASE, "--if-exists", database.rpartition("/")[2])
-
-
-def _from_template(root: Path, template: Template) -> Settings:
-    shutil.copytree(template.path, root / ".labelstudio" / "data", symlinks=True)
-    settings = Settings.load(root)
-    if template.database:
-        # The local root's database becomes a copy of the template's.
-        postgres("dropdb", TEST_DATABASE, settings.label_studio_database.rpartition("/")[2])
-        copy_database(template.database, settings.label_studio_database)
-        (root / ".labelstudio" / "database").write_text(settings.label_studio_database + "\n")
-    with open(root / ".env", "a", encoding="utf-8") as env:
-        env.write(f"{EMAIL_KEY}={template.email}\n")
-        env.write(f"{PASSWORD_KEY}={template.password}\n")
-        env.write(f"{TOKEN_KEY}={template.token}\n")
-    return Settings.load(root)
 
 
 def _projects_status(url: str, token: str) -> int:
@@ -200,7 +184,7 @@ def test_stop_when_nothing_runs(local_root: Path, capsys: pytest.CaptureFixture[
 def test_start_twice_then_stop(
     local_root: Path, labelstudio_template: Template, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = _from_template(local_root, labelstudio_template)
+    settings = local_server_from_template(local_root, labelstudio_template)
 
     first = server.start(settings)
     second = server.start(settings)
