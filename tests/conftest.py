@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from builder.core.config import EMAIL_KEY, PASSWORD_KEY, TOKEN_KEY, Settings
+from builder.core.config import EMAIL_KEY, PASSWORD_KEY, TOKEN_KEY, Settings, redact_url
 from builder.labelstudio import server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +162,7 @@ def local_server_from_template(root: Path, template: Template) -> Settings:
             database = with_database(TEST_DATABASE, f"builder_local_{secrets.token_hex(6)}")
             lines.append(f"LABEL_STUDIO_DATABASE={database}")
         copy_database(template.database, database)
-        (root / ".labelstudio" / "database").write_text(server.redact(database) + "\n")
+        (root / ".labelstudio" / "database").write_text(redact_url(database) + "\n")
     with open(root / ".env", "a", encoding="utf-8") as env:
         env.write("".join(f"{line}\n" for line in lines))
     return Settings.load(root)

@@ -28,6 +28,7 @@ from builder.core.config import (
     TOKEN_KEY,
     Settings,
     read_dotenv,
+    redact_url,
     write_dotenv,
 )
 from builder.core.errors import BuilderError
@@ -262,8 +263,8 @@ def test_a_database_url_that_is_not_postgresql_is_refused_without_its_password(
 
 
 def test_redact_hides_the_password_only() -> None:
-    assert server.redact("postgresql://desk:pw@db:5432/ls") == "postgresql://desk:***@db:5432/ls"
-    assert server.redact("postgresql://desk@db/ls") == "postgresql://desk@db/ls"
+    assert redact_url("postgresql://desk:pw@db:5432/ls") == "postgresql://desk:***@db:5432/ls"
+    assert redact_url("postgresql://desk@db/ls") == "postgresql://desk@db/ls"
 
 
 def test_a_data_dir_made_for_another_database_is_not_started(

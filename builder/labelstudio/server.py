@@ -14,13 +14,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import psutil
 import requests
 
 from builder.core import atomic
-from builder.core.config import EMAIL_KEY, PASSWORD_KEY, Settings
+from builder.core.config import EMAIL_KEY, PASSWORD_KEY, Settings, redact_url
 from builder.core.errors import BuilderError
 
 ADMIN_EMAIL = "admin@localhost.test"
@@ -88,7 +88,7 @@ def database_environment(url: str) -> dict[str, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
         raise BuilderError(
-            f"LABEL_STUDIO_DATABASE={redact(url)!r} is not a PostgreSQL URL",
+            f"LABEL_STUDIO_DATABASE={redact_url(url)!r} is not a PostgreSQL URL",
             fix="write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or unset it for SQLite",
         )
     return {
@@ -99,15 +99,6 @@ def database_environment(url: str) -> dict[str, str]:
         "POSTGRE_HOST": parts.hostname or "localhost",
         "POSTGRE_PORT": str(parts.port or 5432),
     }
-
-
-def redact(url: str) -> str:
-    """A database URL fit to print: its password replaced by stars."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def server_environment(data_dir: Path, database: str = "") -> dict[str, str]:
@@ -474,10 +465,10 @@ def start(settings: Settings) -> ServerInfo:
         password = settings.local_label_studio_password.reveal()
         # A data dir made before this setting existed was made for SQLite.
         was = used.read_text(encoding="utf-8").strip() if used.is_file() else "sqlite"
-        if was != (redact(database) if database else "sqlite"):
+        if was != (redact_url(database) if database else "sqlite"):
             raise BuilderError(
                 f"the local Label Studio in {data_dir} was set up with the database {was}, "
-                f"and LABEL_STUDIO_DATABASE says {redact(database) if database else 'SQLite'}",
+                f"and LABEL_STUDIO_DATABASE says {redact_url(database) if database else 'SQLite'}",
                 fix=f"set LABEL_STUDIO_DATABASE back, or move {settings.server_dir} away to "
                 "start afresh (its annotations stay in the old database)",
             )
@@ -487,7 +478,7 @@ def start(settings: Settings) -> ServerInfo:
         settings.save_local_login(email, password, token)
         print("First start: creating the local Label Studio database (about a minute)...")
         init_data_dir(data_dir, email, password, token, database, program)
-        atomic.write_text(used, (redact(database) if database else "sqlite") + "\n")
+        atomic.write_text(used, (redact_url(database) if database else "sqlite") + "\n")
 
     url = f"http://127.0.0.1:{port}"
     log_path = _log_path(settings)
@@ -503,7 +494,8 @@ def start(settings: Settings) -> ServerInfo:
 
     print(f"Label Studio is running at {url}")
     served = f"gunicorn, {workers} worker processes" if workers else "one process"
-    print(f"  database: {redact(database) if database else 'SQLite in ' + str(data_dir)}; {served}")
+    where = redact_url(database) if database else f"SQLite in {data_dir}"
+    print(f"  database: {where}; {served}")
     if email and password:
         print(f"  log in as {email} with password {password}")
     else:
