@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
+from builder.core.projects import CLAIMS, STANCE_PROJECT
 from builder.core.report import Report
 from builder.core.scheme import question_for
 from builder.inputs.corpus import Corpus, load_corpus
@@ -152,37 +153,40 @@ def suggest_all(
     """Suggestions for the claims project and, when it exists, the stance project."""
     # By the id the builder keeps (a project renamed in Label Studio is still found).
     claims = identity.resolve(
-        client, settings.state_dir, "claims", settings.claims_project_title, remember=False
+        client, settings.state_dir, CLAIMS.name, CLAIMS.title(settings), remember=False
     )
     if claims is None:
         raise BuilderError(
-            f"no project {settings.claims_project_title!r} at {client.url}",
+            f"no project {CLAIMS.title(settings)!r} at {client.url}",
             fix="run `make sync` first",
         )
-    state = SyncState.load(settings.state_dir / "sync" / "claims.json")
-    tasks_by_item, _, _ = current_tasks(client, state, claims, "sentence_id")
+    state = SyncState.load(settings.state_dir / "sync" / CLAIMS.sync_state_file())
+    tasks_by_item, _, _ = current_tasks(client, state, claims, CLAIMS.item_key)
     done = [
         suggest_project(
             client,
             settings,
-            "claims",
+            CLAIMS.name,
             claims,
             [claim_item(task) for task in claim_tasks(corpus)],
             {item: ids[0] for item, ids in tasks_by_item.items()},
         )
     ]
+    # Stance pairs depend on the claim labels when `make stance` ran: read them off the server.
+    stance_title = STANCE_PROJECT.title(settings)
     stance = identity.resolve(
-        client, settings.state_dir, "stance", settings.stance_project_title, remember=False
+        client, settings.state_dir, STANCE_PROJECT.name, stance_title, remember=False
     )
     if stance is None:
-        done.append(ProjectSuggestions("stance", settings.stance_project_title, note="no project"))
+        done.append(ProjectSuggestions(STANCE_PROJECT.name, stance_title, note="no project"))
         return done
-    data = {task: d for task, d in client.task_data(stance.id).items() if d.get("pair_id")}
+    key = STANCE_PROJECT.item_key
+    data = {task: d for task, d in client.task_data(stance.id).items() if d.get(key)}
     task_of_pair: dict[str, int] = {}
     for task_id in sorted(data, reverse=True):
-        task_of_pair[data[task_id]["pair_id"]] = task_id  # the oldest task of a pair wins
+        task_of_pair[data[task_id][key]] = task_id  # the oldest task of a pair wins
     items = [stance_item(d) for d in data.values()]
-    done.append(suggest_project(client, settings, "stance", stance, items, task_of_pair))
+    done.append(suggest_project(client, settings, STANCE_PROJECT.name, stance, items, task_of_pair))
     return done
 
 
