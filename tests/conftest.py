@@ -7,7 +7,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from support import Api
+from support import Api, free_port
 
 from builder.core.config import EMAIL_KEY, PASSWORD_KEY, TOKEN_KEY, Settings, redact_url
 from builder.labelstudio import server
@@ -105,12 +104,6 @@ def label_studio_version() -> str:
     code = "from importlib.metadata import version; print(version('label-studio'))"
     result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
     return result.stdout.strip()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def with_database(url: str, name: str) -> str:

@@ -88,7 +88,7 @@ def ok(root: Path, *args: str) -> str:
     return result.stdout
 
 
-def closed_port() -> int:
+def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

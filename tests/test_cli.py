@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import SAMPLES, closed_port, run
+from support import SAMPLES, free_port, run
 
 from builder.inputs.articles import load_article_files
 from builder.inputs.sentences import split_article
@@ -91,7 +91,7 @@ def test_sentences_on_a_missing_file_fails_plainly(root: Path) -> None:
 
 
 def test_sync_with_an_empty_raw_dir_says_no_articles(root: Path) -> None:
-    port = closed_port()
+    port = free_port()
     result = run(
         root,
         "sync",
@@ -115,7 +115,7 @@ def test_sync_with_only_bad_articles_reports_them_and_no_articles(root: Path) ->
         root,
         "sync",
         "--no-progress",
-        LABEL_STUDIO_URL=f"http://127.0.0.1:{closed_port()}",
+        LABEL_STUDIO_URL=f"http://127.0.0.1:{free_port()}",
         LABEL_STUDIO_API_KEY=KEY,
     )
     assert result.returncode == 1
@@ -126,7 +126,7 @@ def test_sync_with_only_bad_articles_reports_them_and_no_articles(root: Path) ->
 def test_sync_to_an_unreachable_server_names_the_address_and_hides_the_key(root: Path) -> None:
     for sample in SAMPLES:
         shutil.copy(sample, root / "raw" / sample.name)
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = run(root, "sync", "--no-progress", LABEL_STUDIO_URL=url, LABEL_STUDIO_API_KEY=KEY)
     assert result.returncode == 1
     assert f"cannot reach Label Studio at {url}" in result.stderr
@@ -230,7 +230,7 @@ def test_status_exits_non_zero_after_printing_bad_input(root: Path) -> None:
     result = run(
         root,
         "status",
-        LABEL_STUDIO_URL=f"http://127.0.0.1:{closed_port()}",
+        LABEL_STUDIO_URL=f"http://127.0.0.1:{free_port()}",
         LABEL_STUDIO_API_KEY=KEY,
     )
     assert result.returncode == 1
@@ -243,7 +243,7 @@ def test_status_exits_non_zero_after_printing_bad_input(root: Path) -> None:
 def test_a_password_in_label_studio_url_is_never_shown(root: Path) -> None:
     shutil.copy(SAMPLES[0], root / "raw")
     secret = "hunter2-url-password"
-    url = f"http://annotator:{secret}@127.0.0.1:{closed_port()}"
+    url = f"http://annotator:{secret}@127.0.0.1:{free_port()}"
     for args, env in [
         (("sync", "--no-progress"), {"LABEL_STUDIO_API_KEY": KEY}),
         (("pull",), {"LABEL_STUDIO_API_KEY": KEY}),

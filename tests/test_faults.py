@@ -29,7 +29,6 @@ from conftest import (
     TEST_DATABASE,
     LabelStudioServer,
     Template,
-    free_port,
     local_server_from_template,
     postgres,
 )
@@ -39,6 +38,7 @@ from support import (
     Api,
     builder_command,
     builder_environment,
+    free_port,
     make_root,
     synced_root,
 )

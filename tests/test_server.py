@@ -16,11 +16,11 @@ from conftest import (
     TEST_WORKERS,
     LabelStudioServer,
     Template,
-    free_port,
     local_server_from_template,
     postgres,
     with_database,
 )
+from support import free_port
 
 from builder.core.config import (
     EMAIL_KEY,

@@ -26,7 +26,7 @@ from support import (
     Api,
     builder_command,
     builder_environment,
-    closed_port,
+    free_port,
     run,
 )
 
@@ -371,7 +371,7 @@ def test_errors_name_the_cause_and_the_fix_and_never_print_the_key(
     wrong = "wrong-key-" + uuid.uuid4().hex
     outputs = []
 
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     down = sync(root, LABEL_STUDIO_URL=url, LABEL_STUDIO_API_KEY=wrong)
     assert down.returncode != 0
     assert url in down.stderr and "fix:" in down.stderr
