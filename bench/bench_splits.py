@@ -33,14 +33,14 @@ def audit_child(root: Path, export_file: Path) -> dict[str, float]:
     from builder.dataset.stance_rows import stance_parts
     from builder.inputs.corpus import load_corpus
     from builder.labels.records import pull_paths
-    from builder.labelstudio.pull import process_snapshot, save_snapshot
+    from builder.labelstudio.pull import process_pages, save_snapshot
     from builder.tasks.claims import claim_tasks
 
     settings = Settings.load(root)
     corpus = load_corpus(settings)
     known = {task["sentence_id"] for task in claim_tasks(corpus)}
     paths = pull_paths(settings, "claims")
-    process_snapshot(paths, save_snapshot(paths, export_file.read_bytes()), lambda t: known, 1)
+    process_pages(paths, [save_snapshot(paths, export_file.read_bytes())], lambda t: known, 1)
 
     audited: dict[str, float] = {}
     real_audit = build_module.audit

@@ -16,7 +16,7 @@ def main(root: Path, export_file: Path) -> dict[str, float]:
     from builder.dataset.stance_rows import stance_parts
     from builder.inputs.corpus import load_corpus
     from builder.labels.records import pull_paths
-    from builder.labelstudio.pull import process_snapshot, save_snapshot
+    from builder.labelstudio.pull import process_pages, save_snapshot
     from builder.tasks.claims import claim_tasks
 
     times = {"imports": time.perf_counter() - started}
@@ -30,7 +30,7 @@ def main(root: Path, export_file: Path) -> dict[str, float]:
     mark = time.perf_counter()
     paths = pull_paths(settings, "claims")
     snapshot = save_snapshot(paths, export_file.read_bytes())
-    validated = process_snapshot(paths, snapshot, lambda tasks: known, 1)
+    validated = process_pages(paths, [snapshot], lambda tasks: known, 1)
     times["validate"] = time.perf_counter() - mark
 
     mark = time.perf_counter()

@@ -40,7 +40,7 @@ from builder.core.lock import write_lock
 from builder.labels import validate
 from builder.labels.records import PullPaths, read_records
 from builder.labelstudio import pull, server
-from builder.labelstudio.pull import process_snapshot, save_snapshot
+from builder.labelstudio.pull import process_pages, save_snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO_ROOT / "raw").glob("*.txt"))
@@ -265,7 +265,7 @@ def test_a_validation_that_loses_an_annotation_fails_the_pull_naming_the_task(
     monkeypatch.setattr(pull, "validate_export", losing)
     snapshot = save_snapshot(paths, json.dumps(export()).encode())
     with pytest.raises(BuilderError, match=r"task 2: 3 in the export, 2 accounted for"):
-        process_snapshot(paths, snapshot, known, 1)
+        process_pages(paths, [snapshot], known, 1)
     assert not paths.accepted.exists() and not paths.summary.exists()
 
 
@@ -274,17 +274,17 @@ def test_a_validation_that_loses_an_annotation_fails_the_pull_naming_the_task(
 
 def test_a_pull_that_would_drop_records_refuses_unless_allowed(tmp_path: Path) -> None:
     paths = PullPaths(tmp_path, "claims")
-    process_snapshot(paths, save_snapshot(paths, json.dumps(export()).encode()), known, 1)
+    process_pages(paths, [save_snapshot(paths, json.dumps(export()).encode())], known, 1)
     before = paths.accepted.read_bytes()
     assert len(read_records(paths.accepted)) == 2
     # Task 2 was deleted on the server: a full pull no longer has it.
     smaller = save_snapshot(paths, json.dumps(export()[:1]).encode())
     with pytest.raises(BuilderError, match=r"drop 1 of the 2 record\(s\).*task 2") as error:
-        process_snapshot(paths, smaller, known, 1)
+        process_pages(paths, [smaller], known, 1)
     assert "--allow-shrink" in str(error.value)
     assert paths.accepted.read_bytes() == before
     assert smaller.is_file()  # the export itself is kept, verbatim
-    process_snapshot(paths, smaller, known, 1, allow_shrink=True)
+    process_pages(paths, [smaller], known, 1, allow_shrink=True)
     assert [r["annotation_id"] for r in read_records(paths.accepted)] == [11]
 
 

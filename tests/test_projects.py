@@ -12,9 +12,11 @@ from label_studio_sdk.label_interface import LabelInterface
 from support import record
 
 from builder.core.config import MAX_PROJECT_TITLE, Settings
+from builder.core.features import features_for
 from builder.core.projects import (
     ADJUDICATION_FIELDS,
     CLAIMS,
+    LABEL,
     PROJECTS,
     STANCE_PROJECT,
     Project,
@@ -122,6 +124,34 @@ def test_names_titles_and_files_derive_from_the_declaration(tmp_path: Path) -> N
         "claims": "sentence_id",
         "stance": "pair_id",
     }
+
+
+@pytest.mark.parametrize("project", PROJECTS.values(), ids=lambda p: p.name)
+def test_dataset_columns_derive_from_the_declaration(
+    project: Project, tasks: dict[str, list[dict[str, Any]]]
+) -> None:
+    copied = {c.copies for c in project.columns if c.copies}
+    assert copied <= set(project.task_fields)
+    assert project.item_key in copied
+    features = features_for(project.name)
+    assert list(features) == [c.name for c in project.columns]
+    assert features[project.question.name].names == project.question.names
+    made = {c.name: None for c in project.columns if not c.copies and c.dtype != LABEL}
+    task = tasks[project.name][0]
+    row = project.row(task, 1, **made)
+    assert list(row) == list(features)
+    assert row[project.question.name] == 1
+    assert all(row[c.name] == task[c.copies] for c in project.columns if c.copies)
+
+
+def test_a_row_with_other_made_columns_than_declared_is_refused(
+    tasks: dict[str, list[dict[str, Any]]],
+) -> None:
+    made = {c.name: 0 for c in CLAIMS.columns if not c.copies and c.dtype != LABEL}
+    with pytest.raises(ValueError, match="control"):
+        CLAIMS.row(tasks["claims"][0], 0, **{k: v for k, v in made.items() if k != "control"})
+    with pytest.raises(ValueError, match="extra"):
+        CLAIMS.row(tasks["claims"][0], 0, **made, extra=1)
 
 
 # A kind's set of projects past MAX_TASKS_PER_PROJECT ----------------------------------------

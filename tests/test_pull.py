@@ -28,7 +28,6 @@ from builder.labelstudio import pull
 from builder.labelstudio.pull import (
     new_pull_name,
     process_pages,
-    process_snapshot,
     save_snapshot,
     since_last_pull,
 )
@@ -156,12 +155,12 @@ def test_write_new_refuses_to_replace_an_existing_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["snap.json"]  # no temporary file left
 
 
-# process_snapshot ------------------------------------------------------------------------
+# process_pages ---------------------------------------------------------------------------
 
 
-def test_process_snapshot_writes_records_rejects_tasks_and_summary(paths: PullPaths) -> None:
+def test_process_pages_writes_records_rejects_tasks_and_summary(paths: PullPaths) -> None:
     snapshot = save(paths, first_export())
-    validated = process_snapshot(paths, snapshot, known, 42, server_time="2024-06-27T10:05:00")
+    validated = process_pages(paths, [snapshot], known, 42, server_time="2024-06-27T10:05:00")
 
     accepted = read_records(paths.accepted)
     assert [(r["item_id"], r["annotator"], r["answers"]) for r in accepted] == [
@@ -223,7 +222,7 @@ def test_summary_is_written_last(paths: PullPaths, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(pull, "open_atomic", spy_open)
     monkeypatch.setattr(pull, "write_json", spy_json)
-    process_snapshot(paths, save(paths, first_export()), known, 1)
+    process_pages(paths, [save(paths, first_export())], known, 1)
     assert order[-1] == "claims.summary.json"
     assert set(order) == {
         "claims.tasks.json",
@@ -247,7 +246,7 @@ def test_a_crash_before_the_summary_leaves_no_summary(
 
     monkeypatch.setattr(pull, "open_atomic", failing)
     with pytest.raises(OSError):
-        process_snapshot(paths, save(paths, first_export()), known, 1)
+        process_pages(paths, [save(paths, first_export())], known, 1)
     # Nothing half-written: none of the outputs appeared, and no temporary file is left.
     assert not paths.summary.exists()
     assert not paths.accepted.exists() and not paths.tasks.exists()
@@ -256,7 +255,7 @@ def test_a_crash_before_the_summary_leaves_no_summary(
 
 def test_merge_replaces_only_the_changed_tasks(paths: PullPaths) -> None:
     first = save(paths, first_export())
-    process_snapshot(paths, first, known, 42, server_time="2024-06-27T10:05:00+00:00")
+    process_pages(paths, [first], known, 42, server_time="2024-06-27T10:05:00+00:00")
     # Task 2 changed: the rejected annotation was fixed and a third annotator labeled it.
     changed = [
         task(
@@ -269,8 +268,8 @@ def test_merge_replaces_only_the_changed_tasks(paths: PullPaths) -> None:
         )
     ]
     second = save(paths, changed)
-    validated = process_snapshot(
-        paths, second, known, 42, merge=True, server_time="2024-06-27T11:05:00+00:00"
+    validated = process_pages(
+        paths, [second], known, 42, merge=True, server_time="2024-06-27T11:05:00+00:00"
     )
 
     accepted = read_records(paths.accepted)
@@ -307,7 +306,7 @@ def test_merge_grows_the_snapshot_list_with_every_pull(paths: PullPaths) -> None
     names = []
     for n in range(3):
         snapshot = save(paths, [task(10 + n, "s-1", [annotation(500 + n, "no_claim")])])
-        process_snapshot(paths, snapshot, known, 1, merge=n > 0)
+        process_pages(paths, [snapshot], known, 1, merge=n > 0)
         names.append(snapshot.name)
     summary = read_summary(paths.summary)
     assert summary is not None and summary["snapshots"] == names
@@ -315,10 +314,10 @@ def test_merge_grows_the_snapshot_list_with_every_pull(paths: PullPaths) -> None
 
 
 def test_without_merge_the_new_export_replaces_everything_when_allowed(paths: PullPaths) -> None:
-    process_snapshot(paths, save(paths, first_export()), known, 42)
+    process_pages(paths, [save(paths, first_export())], known, 42)
     second = save(paths, [task(2, "s-2", [annotation(203, "no_claim", "c@x.org", 3)])])
     # It drops the records of the first (tests/test_faults.py: refused unless allowed).
-    validated = process_snapshot(paths, second, known, 42, merge=False, allow_shrink=True)
+    validated = process_pages(paths, [second], known, 42, merge=False, allow_shrink=True)
     assert [(r["item_id"], r["annotation_id"]) for r in read_records(paths.accepted)] == [
         ("s-2", 203)
     ]
@@ -334,21 +333,21 @@ def test_without_merge_the_new_export_replaces_everything_when_allowed(paths: Pu
 def test_ground_truth_pull_marks_every_record(tmp_path: Path) -> None:
     paths = PullPaths(tmp_path, "claims-adjudication")
     snapshot = save(paths, [task(1, "s-1", [annotation(9, "no_claim", "lead@x.org")])])
-    process_snapshot(paths, snapshot, known, 5, question_project="claims", ground_truth=True)
+    process_pages(paths, [snapshot], known, 5, question_project="claims", ground_truth=True)
     [record] = read_records(paths.accepted)
     assert record["project"] == "claims"
     assert record["ground_truth"] is True
 
 
 def test_known_items_is_given_the_merged_tasks(paths: PullPaths) -> None:
-    process_snapshot(paths, save(paths, first_export()), known, 1)
+    process_pages(paths, [save(paths, first_export())], known, 1)
     seen: list[list[int]] = []
 
     def spy(tasks: list[dict[str, Any]]) -> set[str]:
         seen.append([t["id"] for t in tasks])
         return KNOWN
 
-    process_snapshot(paths, save(paths, [task(3, "s-3", [])]), spy, 1, merge=True)
+    process_pages(paths, [save(paths, [task(3, "s-3", [])])], spy, 1, merge=True)
     assert seen == [[1, 2, 3, 4]]
 
 
@@ -374,7 +373,7 @@ def test_pages_are_saved_under_one_pull_name_and_read_as_one_export(paths: PullP
     counts = process_pages(paths, pages, known, 42, server_time="2024-06-27T10:05:00")
 
     whole = PullPaths(paths.root / "whole", "claims")
-    assert counts.counts == process_snapshot(whole, save(whole, export), known, 42).counts
+    assert counts.counts == process_pages(whole, [save(whole, export)], known, 42).counts
     assert read_records(paths.accepted) == read_records(whole.accepted)
     assert read_records(paths.rejects) == read_records(whole.rejects)
     assert json.loads(paths.tasks.read_bytes()) == export
@@ -461,8 +460,8 @@ def test_a_pull_streams_its_memory_does_not_grow_with_the_project(
 
 def test_since_last_pull(paths: PullPaths) -> None:
     assert since_last_pull(paths, 42, full=False) is None  # no summary yet
-    process_snapshot(
-        paths, save(paths, first_export()), known, 42, server_time="2024-06-27T10:05:00+00:00"
+    process_pages(
+        paths, [save(paths, first_export())], known, 42, server_time="2024-06-27T10:05:00+00:00"
     )
     assert since_last_pull(paths, 42, full=False) == "2024-06-27T10:03:00.000000Z"
     assert since_last_pull(paths, 43, full=False) is None  # another project
@@ -472,9 +471,9 @@ def test_since_last_pull(paths: PullPaths) -> None:
 
 
 def test_since_last_pull_converts_to_utc(paths: PullPaths) -> None:
-    process_snapshot(
+    process_pages(
         paths,
-        save(paths, first_export()),
+        [save(paths, first_export())],
         known,
         7,
         server_time="2024-06-27T12:00:30.250000+02:00",
@@ -484,7 +483,7 @@ def test_since_last_pull_converts_to_utc(paths: PullPaths) -> None:
 
 
 def test_since_last_pull_needs_a_server_time(paths: PullPaths) -> None:
-    process_snapshot(paths, save(paths, first_export()), known, 42, server_time="")
+    process_pages(paths, [save(paths, first_export())], known, 42, server_time="")
     assert since_last_pull(paths, 42, full=False) is None
 
 

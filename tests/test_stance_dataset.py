@@ -12,7 +12,7 @@ from builder.core.config import Settings
 from builder.core.scheme import question_for
 from builder.dataset.stance_rows import stance_parts
 from builder.labels.records import pull_paths, pulled_tasks
-from builder.labelstudio.pull import process_snapshot, save_snapshot
+from builder.labelstudio.pull import process_pages, save_snapshot
 
 _ids = count(100)
 
@@ -67,9 +67,9 @@ def task(task_id: int, data: dict[str, Any], annotations: list[dict[str, Any]]) 
 def pull(settings: Settings, name: str, export: list[dict[str, Any]], ground_truth: bool) -> None:
     paths = pull_paths(settings, name)
     snapshot = save_snapshot(paths, json.dumps(export).encode())
-    process_snapshot(
+    process_pages(
         paths,
-        snapshot,
+        [snapshot],
         lambda tasks: {t["data"]["pair_id"] for t in tasks},
         7,
         question_project="stance",

@@ -1,62 +1,21 @@
-"""The dataset's Features per config: item keys and label columns from the project registry."""
+"""The dataset's Features per config: the projects' declared columns, and the annotations."""
 
 from __future__ import annotations
 
 from datasets import Features, Value
 
-from builder.core.projects import CLAIMS, STANCE_PROJECT
+from builder.core.projects import LABEL, PROJECTS, Project
 from builder.core.scheme import class_label
 
 CONFIGS = ("claims", "stance", "annotations")
 
 
-def claims_features() -> Features:
+def project_features(project: Project) -> Features:
+    """A project's dataset config, from its declared columns."""
     return Features(
         {
-            CLAIMS.item_key: Value("string"),
-            "text": Value("string"),
-            CLAIMS.question.name: class_label("claims"),
-            "article_id": Value("string"),
-            "story_id": Value("string"),
-            "kind": Value("string"),
-            "index": Value("int32"),
-            "start": Value("int32"),
-            "end": Value("int32"),
-            "context_before": Value("string"),
-            "context_after": Value("string"),
-            "source": Value("string"),
-            "date": Value("string"),
-            "language": Value("string"),
-            "num_annotations": Value("int32"),
-            "agreement": Value("float32"),
-            # Probability of the label under the aggregation (Dawid-Skene's posterior, the
-            # vote share under the majority; 1 for ground truth and control items).
-            "posterior": Value("float32"),
-            "resolved_by": Value("string"),
-            "control": Value("bool"),
-        }
-    )
-
-
-def stance_features() -> Features:
-    return Features(
-        {
-            STANCE_PROJECT.item_key: Value("string"),
-            "target_id": Value("string"),
-            "target_text": Value("string"),
-            "target_article_id": Value("string"),
-            "target_source": Value("string"),
-            "sentence_id": Value("string"),
-            "text": Value("string"),
-            "article_id": Value("string"),
-            "source": Value("string"),
-            "story_id": Value("string"),
-            STANCE_PROJECT.question.name: class_label("stance"),
-            "similarity": Value("float32"),
-            "num_annotations": Value("int32"),
-            "agreement": Value("float32"),
-            "posterior": Value("float32"),
-            "resolved_by": Value("string"),
+            column.name: class_label(project.name) if column.dtype == LABEL else Value(column.dtype)
+            for column in project.columns
         }
     )
 
@@ -81,8 +40,6 @@ def annotations_features() -> Features:
 
 
 def features_for(config: str) -> Features:
-    return {
-        "claims": claims_features,
-        "stance": stance_features,
-        "annotations": annotations_features,
-    }[config]()
+    if config == "annotations":
+        return annotations_features()
+    return project_features(PROJECTS[config])

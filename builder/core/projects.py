@@ -45,6 +45,35 @@ ADJUDICATION_DESCRIPTION = (
 
 
 @dataclass(frozen=True)
+class Column:
+    """A column of a project's dataset config: a copied task field, the label, or one the
+    dataset step makes (its aggregation figures, a sentence's offsets)."""
+
+    name: str
+    dtype: str = "string"  # a `datasets` Value dtype, or LABEL for the question's ClassLabel
+    copies: str = ""  # the task field it copies; empty when the dataset step makes it
+
+
+LABEL = "label"
+
+
+def copied(*fields: str) -> tuple[Column, ...]:
+    """Columns that copy task fields of the same name, as strings."""
+    return tuple(Column(name, copies=name) for name in fields)
+
+
+# How an item's answers became its label: the same columns in every labeled config.
+AGGREGATION_COLUMNS = (
+    Column("num_annotations", "int32"),
+    Column("agreement", "float32"),
+    # Probability of the label under the aggregation (Dawid-Skene's posterior, the vote share
+    # under the majority; 1 for ground truth and control items).
+    Column("posterior", "float32"),
+    Column("resolved_by"),
+)
+
+
+@dataclass(frozen=True)
 class Project:
     """One Label Studio project of the builder, and its adjudication twin."""
 
@@ -54,6 +83,19 @@ class Project:
     task_fields: tuple[str, ...]  # every field of a task, in order
     view: tuple[Heading | Show, ...]
     description: str
+    columns: tuple[Column, ...]  # its dataset config's columns, in order
+
+    def row(self, task: dict[str, Any], label: int, **made: Any) -> dict[str, Any]:
+        """A dataset row: the copied task fields, the label's index and the columns made by the
+        dataset step (exactly the declared ones)."""
+        expected = {c.name for c in self.columns if not c.copies and c.dtype != LABEL}
+        if made.keys() != expected:
+            wrong = sorted(made.keys() ^ expected)
+            raise ValueError(f"{self.name} dataset columns differ from the declared ones: {wrong}")
+        return {
+            c.name: label if c.dtype == LABEL else task[c.copies] if c.copies else made[c.name]
+            for c in self.columns
+        }
 
     def title(self, settings: Settings) -> str:
         return getattr(settings, f"{self.name}_project_title")
@@ -218,6 +260,20 @@ CLAIMS = Project(
     ),
     view=(Heading("$headline", 4), *_SENTENCE_IN_CONTEXT),
     description="Is this sentence a check-worthy claim? Made by the fact-check dataset builder.",
+    columns=(
+        *copied("sentence_id", "text"),
+        Column(CLAIM.name, LABEL),
+        *copied("article_id", "story_id", "kind"),
+        # Where the sentence is in its article.
+        Column("index", "int32"),
+        Column("start", "int32"),
+        Column("end", "int32"),
+        Column("context_before", copies="before"),
+        Column("context_after", copies="after"),
+        *copied("source", "date", "language"),
+        *AGGREGATION_COLUMNS,
+        Column("control", "bool"),  # a control item: its label is the known answer
+    ),
 )
 
 STANCE_PROJECT = Project(
@@ -251,6 +307,13 @@ STANCE_PROJECT = Project(
     ),
     description="Does the sentence support, contradict or discuss the target claim? Made by the "
     "fact-check dataset builder.",
+    columns=(
+        *copied("pair_id", "target_id", "target_text", "target_article_id", "target_source"),
+        *copied("sentence_id", "text", "article_id", "source", "story_id"),
+        Column(STANCE.name, LABEL),
+        Column("similarity", "float32", copies="similarity"),
+        *AGGREGATION_COLUMNS,
+    ),
 )
 
 PROJECTS: dict[str, Project] = {p.name: p for p in (CLAIMS, STANCE_PROJECT)}

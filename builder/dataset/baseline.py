@@ -16,7 +16,6 @@ from builder.labels.model import classifier, vectorizer
 
 # The CheckThat! convention: F1 of the positive class.
 POSITIVE = {"claims": "checkworthy"}
-LABEL_FIELD = {"claims": "claim", "stance": "stance"}
 # Shares of train for the learning curve, before all of it.
 CURVE_SHARES = (0.1, 0.25, 0.5)
 SEED = 0
@@ -68,7 +67,7 @@ def _fit_and_score(
     config: str, train: list[dict[str, Any]], test: list[dict[str, Any]]
 ) -> dict[str, Any]:
     names = question_for(config).names
-    field = LABEL_FIELD[config]
+    field = question_for(config).name
     model = pipeline()
     model.fit([text_of(config, r) for r in train], [names[r[field]] for r in train])
     predicted = [str(p) for p in model.predict([text_of(config, r) for r in test])]
@@ -77,7 +76,7 @@ def _fit_and_score(
 
 def why_not(config: str, train: list[dict[str, Any]], test: list[dict[str, Any]]) -> str | None:
     """Why no baseline can be trained on these rows, or None."""
-    field = LABEL_FIELD[config]
+    field = question_for(config).name
     if not test:
         return "the test split has no rows"
     if len({r[field] for r in train}) < 2:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -157,27 +158,18 @@ def claims_rows(
             continue
         sentence = positions[task["sentence_id"]]
         rows.append(
-            {
-                CLAIMS.item_key: task[CLAIMS.item_key],
-                "text": task["text"],
-                CLAIMS.question.name: names.index(label),
-                "article_id": task["article_id"],
-                "story_id": task["story_id"],
-                "kind": task["kind"],
-                "index": sentence.index,
-                "start": sentence.start,
-                "end": sentence.end,
-                "context_before": task["before"],
-                "context_after": task["after"],
-                "source": task["source"],
-                "date": task["date"],
-                "language": task["language"],
-                "num_annotations": annotations,
-                "agreement": agreement,
-                "posterior": posterior,
-                "resolved_by": resolved_by,
-                "control": known is not None,
-            }
+            CLAIMS.row(
+                task,
+                names.index(label),
+                index=sentence.index,
+                start=sentence.start,
+                end=sentence.end,
+                num_annotations=annotations,
+                agreement=agreement,
+                posterior=posterior,
+                resolved_by=resolved_by,
+                control=known is not None,
+            )
         )
     return rows
 
@@ -301,16 +293,6 @@ def _is_ours(folder: Path) -> bool:
     return isinstance(manifest, dict) and {"builder_version", "scheme", "splits"} <= set(manifest)
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def tidy_exports(settings: Settings) -> list[str]:
     """Clear what a killed build left under exports/; say what was done.
 
@@ -328,7 +310,7 @@ def tidy_exports(settings: Settings) -> list[str]:
         for folder in sorted(settings.exports_dir.glob(f".{settings.dataset_name}.staging-*")):
             found = _STAGING.fullmatch(folder.name)
             same_name = found is not None and found["name"] == settings.dataset_name
-            if same_name and not _process_alive(int(found["pid"])):
+            if same_name and not psutil.pid_exists(int(found["pid"])):
                 shutil.rmtree(folder, ignore_errors=True)
                 done.append(f"removed {folder}, left by a build that was stopped")
     return done

@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from builder.core.graph import components
+
 # How far the test share may land from TEST_SIZE (in labeled rows) before the build refuses.
 SHARE_TOLERANCE = 0.05
 
@@ -226,34 +228,17 @@ def groups_of_stories(
     different groups, both groups become one, so no story can ever straddle the split. Without
     split groups every story is its own group.
     """
-    parent: dict[str, str] = {}
-
-    def find(node: str) -> str:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    def union(a: str, b: str) -> None:
-        root_a, root_b = find(a), find(b)
-        if root_a != root_b:
-            # The smaller name wins, so the name does not depend on the order of the input.
-            parent[max(root_a, root_b)] = min(root_a, root_b)
-
-    for article_id, story in sorted(story_of.items()):
-        find("s:" + story)
-        group = (split_group_of or {}).get(article_id)
-        if group is not None:
-            union("s:" + story, "g:" + group)
-    components: dict[str, list[str]] = {}
-    for node in parent:
-        components.setdefault(find(node), []).append(node)
+    nodes = ["s:" + story for story in story_of.values()]
+    links = [
+        ("s:" + story, "g:" + (split_group_of or {})[article_id])
+        for article_id, story in story_of.items()
+        if (split_group_of or {}).get(article_id) is not None
+    ]
     result = {}
-    for nodes in components.values():
+    for nodes_of_one in components(nodes, links):
         # Named after its smallest split group, or its smallest story when it has none.
-        groups = sorted(n[2:] for n in nodes if n.startswith("g:"))
-        stories = sorted(n[2:] for n in nodes if n.startswith("s:"))
+        groups = [n[2:] for n in nodes_of_one if n.startswith("g:")]
+        stories = [n[2:] for n in nodes_of_one if n.startswith("s:")]
         for story in stories:
             result[story] = groups[0] if groups else stories[0]
     return result

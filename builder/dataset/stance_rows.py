@@ -43,23 +43,13 @@ def stance_parts(settings: Settings) -> StanceParts | None:
             parts.unresolved.append(pair_id)
             continue
         parts.rows.append(
-            {
-                STANCE_PROJECT.item_key: pair_id,
-                "target_id": pair["target_id"],
-                "target_text": pair["target_text"],
-                "target_article_id": pair["target_article_id"],
-                "target_source": pair["target_source"],
-                "sentence_id": pair["sentence_id"],
-                "text": pair["text"],
-                "article_id": pair["article_id"],
-                "source": pair["source"],
-                "story_id": pair["story_id"],
-                STANCE_PROJECT.question.name: names.index(item.label),
-                "similarity": pair["similarity"],
-                "num_annotations": item.annotations,
-                "agreement": item.agreement,
-                "posterior": item.posterior,
-                "resolved_by": item.resolved_by,
-            }
+            STANCE_PROJECT.row(
+                pair,
+                names.index(item.label),
+                num_annotations=item.annotations,
+                agreement=item.agreement,
+                posterior=item.posterior,
+                resolved_by=item.resolved_by,
+            )
         )
     return parts

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from builder.core.atomic import write_json
+from builder.core.graph import components
 from builder.inputs.articles import Article, Loaded, Problem, iter_records
 from builder.inputs.story_cluster import (
     UNDATED,
@@ -184,20 +185,8 @@ def _candidates(days: np.ndarray, new: np.ndarray, max_days: int) -> np.ndarray:
 
 def group_ids(story_of: dict[str, str], links: Iterable[tuple[str, str]]) -> dict[str, str]:
     """article id -> split group: the stories joined by links, named by their smallest story id."""
-    parent: dict[str, str] = {}
-
-    def find(s: str) -> str:
-        parent.setdefault(s, s)
-        while parent[s] != s:
-            parent[s] = parent[parent[s]]
-            s = parent[s]
-        return s
-
-    for a, b in links:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return {article: find(story) for article, story in story_of.items()}
+    named = {node: group[0] for group in components(story_of.values(), links) for node in group}
+    return {article: named[story] for article, story in story_of.items()}
 
 
 def assign(

@@ -257,33 +257,6 @@ def process_pages(
     return counts
 
 
-def process_snapshot(
-    paths: PullPaths,
-    snapshot: Path,
-    known_items: Callable[[list[dict[str, Any]]], set[str]],
-    project_id: int | None,
-    question_project: str | None = None,
-    ground_truth: bool = False,
-    merge: bool = False,
-    server_time: str = "",
-    allow_shrink: bool = False,
-    expected_data: Callable[[], dict[str, dict[str, Any]]] | None = None,
-) -> PullCounts:
-    """process_pages of a pull saved as one export."""
-    return process_pages(
-        paths,
-        [snapshot],
-        known_items,
-        project_id,
-        question_project,
-        ground_truth,
-        merge,
-        server_time,
-        allow_shrink=allow_shrink,
-        expected_data=expected_data,
-    )
-
-
 def check_counts(validated: Validated, snapshot: Path) -> None:
     """Every annotation and draft of the export is accepted, rejected or skipped exactly once."""
     wrong = validated.mismatches()

@@ -286,13 +286,7 @@ def _alive(pid: int) -> bool:
     # Reap it if it is our own child, or a stopped server lingers as a zombie.
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return psutil.pid_exists(pid)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -359,10 +353,11 @@ def _read_pid_file(settings: Settings) -> tuple[int, int] | None:
     if not _alive(pid):
         return None
     # After a reboot the pid may belong to another program: never signal that one.
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists() and not any(
-        name in cmdline.read_bytes() for name in (b"label-studio", b"gunicorn")
-    ):
+    try:
+        command = " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:  # gone, a zombie, or not ours to look at: not ours to signal either
+        return None
+    if not any(name in command for name in ("label-studio", "gunicorn")):
         return None
     return pid, port
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.core.projects import CLAIMS
+from builder.core.projects import CLAIMS, STANCE_PROJECT
 from builder.core.report import Report
 from builder.core.scheme import question_for
 from builder.inputs.corpus import Corpus, load_corpus
@@ -155,11 +155,11 @@ def suggest_all(
     """Suggestions for the claims projects and, when there are any, the stance projects."""
     # By the id the builder keeps (a project renamed in Label Studio is still found).
     claims = identity.resolve_set(
-        client, settings.state_dir, "claims", settings.claims_project_title, remember=False
+        client, settings.state_dir, CLAIMS.name, CLAIMS.title(settings), remember=False
     )
     if not claims:
         raise BuilderError(
-            f"no project {settings.claims_project_title!r} at {client.url}",
+            f"no project {CLAIMS.title(settings)!r} at {client.url}",
             fix="run `make sync` first",
         )
     members = []
@@ -168,23 +168,26 @@ def suggest_all(
         tasks_by_item, _, _ = current_tasks(client, state, info, CLAIMS.item_key)
         members.append((info, {item: ids[0] for item, ids in tasks_by_item.items()}))
     done = suggest_project(
-        client, settings, "claims", members, [claim_item(task) for task in claim_tasks(corpus)]
+        client, settings, CLAIMS.name, members, [claim_item(task) for task in claim_tasks(corpus)]
     )
+    # Stance pairs depend on the claim labels when `make stance` ran: read them off the server.
+    stance_title = STANCE_PROJECT.title(settings)
     stance = identity.resolve_set(
-        client, settings.state_dir, "stance", settings.stance_project_title, remember=False
+        client, settings.state_dir, STANCE_PROJECT.name, stance_title, remember=False
     )
     if not stance:
-        done.append(ProjectSuggestions("stance", settings.stance_project_title, note="no project"))
+        done.append(ProjectSuggestions(STANCE_PROJECT.name, stance_title, note="no project"))
         return done
+    key = STANCE_PROJECT.item_key
     items, members = [], []
     for info in stance:
-        data = {task: d for task, d in client.task_data(info.id).items() if d.get("pair_id")}
+        data = {task: d for task, d in client.task_data(info.id).items() if d.get(key)}
         task_of_pair: dict[str, int] = {}
         for task_id in sorted(data, reverse=True):
-            task_of_pair[data[task_id]["pair_id"]] = task_id  # the oldest task of a pair wins
+            task_of_pair[data[task_id][key]] = task_id  # the oldest task of a pair wins
         items += [stance_item(d) for d in data.values()]
         members.append((info, task_of_pair))
-    done += suggest_project(client, settings, "stance", members, items)
+    done += suggest_project(client, settings, STANCE_PROJECT.name, members, items)
     return done
 
 

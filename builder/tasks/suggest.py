@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder.core.projects import CLAIMS, STANCE_PROJECT
 from builder.core.scheme import question_for
 from builder.labels.model import (
     DEFAULT_MIN_LABELS_PER_CLASS,
@@ -114,13 +115,13 @@ def make_pool(items: Sequence[Item]) -> Pool:
 
 def claim_item(task: Mapping[str, Any]) -> Item:
     """A claim task's sentence. Context and kind were not used: see the README (measured)."""
-    return Item(task["sentence_id"], task["text"], task.get("story_id") or "")
+    return Item(task[CLAIMS.item_key], task["text"], task.get("story_id") or "")
 
 
 def stance_item(task: Mapping[str, Any]) -> Item:
     """A stance pair: the target and the candidate read as one text, apart by a marker."""
     text = f"{task.get('target_text', '')} ||| {task.get('text', '')}"
-    return Item(task["pair_id"], text, task.get("story_id") or "")
+    return Item(task[STANCE_PROJECT.item_key], text, task.get("story_id") or "")
 
 
 def prediction(project: str, suggestion: Suggestion, version: str) -> dict[str, Any]:
