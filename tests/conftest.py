@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
+from support import Api
 
 from builder.core.config import EMAIL_KEY, PASSWORD_KEY, TOKEN_KEY, Settings, redact_url
 from builder.labelstudio import server
@@ -236,6 +237,13 @@ def labelstudio(
     finally:
         if database:
             postgres("dropdb", TEST_DATABASE, "--if-exists", urlsplit(database).path.strip("/"))
+
+
+@pytest.fixture(scope="module")
+def api(labelstudio: LabelStudioServer) -> Api:
+    """Plain REST calls to the session's server as its admin: what the server really holds.
+    One per module, so that module-scoped fixtures can use it."""
+    return Api(labelstudio.url, labelstudio.token)
 
 
 @pytest.fixture

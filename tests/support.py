@@ -11,11 +11,12 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
@@ -232,7 +233,6 @@ class Api:
 
     url: str
     token: str
-    created: list[dict[str, Any]] = field(default_factory=list)
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def _headers(self, token: str | None) -> dict[str, str]:
@@ -279,8 +279,12 @@ class Api:
                 return found
             page += 1
 
+    def project_ids(self, title: str) -> list[int]:
+        """The ids of every project titled `title` (two syncs at once must leave one)."""
+        return sorted(p["id"] for p in self.projects() if p["title"] == title)
+
     def project_id(self, title: str) -> int | None:
-        ids = [p["id"] for p in self.projects() if p["title"] == title]
+        ids = self.project_ids(title)
         assert len(ids) <= 1, f"{len(ids)} projects titled {title!r}"
         return ids[0] if ids else None
 
@@ -323,6 +327,16 @@ class Api:
     def task_of(self, project_id: int, key: str = "sentence_id") -> dict[str, int]:
         """item id (data[key]) -> task id."""
         return {t["data"][key]: t["id"] for t in self.tasks(project_id, include="id,data")}
+
+    def sentence_counts(self, project_id: int) -> Counter[str]:
+        """sentence id -> how many tasks of the project hold it (more than 1: a duplicate)."""
+        return Counter(t["data"]["sentence_id"] for t in self.tasks(project_id, include="id,data"))
+
+    def import_tasks(self, project_id: int, data: list[dict[str, Any]]) -> list[int]:
+        """Import tasks by hand, as someone in the UI would; the new tasks' ids."""
+        body = [{"data": d} for d in data]
+        path = f"/api/projects/{project_id}/import?return_task_ids=true"
+        return self.request("POST", path, json=body)["task_ids"]
 
     def task(self, task_id: int) -> dict[str, Any]:
         return self.get(f"/api/tasks/{task_id}/")
@@ -380,7 +394,6 @@ class Api:
         created = self.request("POST", path, token, expect=201, json=body)
         if by is not None:
             assert created["completed_by"] == by.id
-        self.created.append(created)
         return created["id"]
 
     def draft(self, task_id: int, result: list[dict[str, Any]], by: User) -> int:
@@ -393,3 +406,17 @@ class Api:
         """An annotator changes their submitted answer (Update in the UI)."""
         path = f"/api/annotations/{annotation_id}/"
         self.request("PATCH", path, by.token, expect=200, json={"result": result})
+
+
+class Synced(NamedTuple):
+    root: Path
+    project: dict[str, Any]  # its claims project, as the server describes it
+    tasks: dict[str, int]  # sentence id -> task id
+
+
+def synced_root(base: Path, labelstudio: Any, api: Api, tag: str, **options: Any) -> Synced:
+    """`make_root(base, labelstudio, tag, **options)` after its first sync."""
+    root = make_root(base, labelstudio, tag, **options)
+    ok(root, "sync", "--no-progress")
+    project = api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])
+    return Synced(root, project, api.task_of(project["id"]))

@@ -44,6 +44,7 @@ from support import (
     pull_counts,
     read_jsonl,
     saved_exports,
+    synced_root,
 )
 
 from builder.core.scheme import CLAIM
@@ -51,11 +52,6 @@ from builder.core.scheme import CLAIM
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def api(labelstudio: LabelStudioServer) -> Api:
-    return Api(labelstudio.url, labelstudio.token)
 
 
 # The walk: sync, annotations by two annotators and an adjudicator, pull ----------------------
@@ -305,10 +301,7 @@ def test_status_text_and_json(walk: Walk) -> None:
 def test_incremental_pull_keeps_what_came_before(
     labelstudio: LabelStudioServer, api: Api, tmp_path: Path
 ) -> None:
-    root = make_root(tmp_path, labelstudio, "e2e-incremental")
-    ok(root, "sync", "--no-progress")
-    project_id = api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])["id"]
-    task = api.task_of(project_id)
+    root, _, task = synced_root(tmp_path, labelstudio, api, "e2e-incremental")
     a, b = api.user(labelstudio, "incr-a"), api.user(labelstudio, "incr-b")
     api.annotate(task[MINISTERS], choice("checkworthy"), a)
     api.annotate(task[MINISTERS], choice("checkworthy"), b)

@@ -33,6 +33,15 @@ from conftest import (
     local_server_from_template,
     postgres,
 )
+from support import (
+    CHOICE,
+    SAMPLES,
+    Api,
+    builder_command,
+    builder_environment,
+    make_root,
+    synced_root,
+)
 
 from builder.core.config import TOKEN_KEY
 from builder.core.errors import BuilderError
@@ -42,35 +51,14 @@ from builder.labels.records import PullPaths, read_records
 from builder.labelstudio import pull, server
 from builder.labelstudio.pull import process_pages, save_snapshot
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((REPO_ROOT / "raw").glob("*.txt"))
-CHOICE = [
-    {
-        "from_name": "claim",
-        "to_name": "text",
-        "type": "choices",
-        "value": {"choices": ["checkworthy"]},
-    }
-]
-
-
 # Helpers -----------------------------------------------------------------------------------
-
-
-def environment(root: Path, **extra: str) -> dict[str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LABEL_STUDIO_", "LOCAL_LABEL_STUDIO_", "BUILDER_"))
-    }
-    return {**clean, "BUILDER_ROOT": str(root), **extra}
 
 
 def start(root: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "builder", *args],
+        builder_command(*args),
         cwd=root,
-        env=environment(root, **env),
+        env=builder_environment(root, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -92,61 +80,15 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
 
 
-class Api:
-    """Plain HTTP to the session's server as its admin: what the server really holds."""
-
-    def __init__(self, labelstudio: LabelStudioServer) -> None:
-        self.url = labelstudio.url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {labelstudio.token}"
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = self.session.request(method, f"{self.url}{path}", timeout=120, **kwargs)
-        assert answer.ok, f"{method} {path}: HTTP {answer.status_code} {answer.text[:300]}"
-        return answer.json() if answer.content else None
-
-    def project_ids(self, title: str) -> list[int]:
-        listed = self.request("GET", "/api/projects", params={"page_size": 1000, "title": title})
-        return sorted(p["id"] for p in listed["results"] if p["title"] == title)
-
-    def tasks(self, project_id: int) -> list[dict[str, Any]]:
-        params = {"project": project_id, "page_size": 100000, "include": "id,data"}
-        return self.request("GET", "/api/tasks", params=params)["tasks"]
-
-    def sentence_counts(self, project_id: int) -> Counter:
-        return Counter(t["data"]["sentence_id"] for t in self.tasks(project_id))
-
-    def annotate(self, task_id: int) -> int:
-        return self.request("POST", f"/api/tasks/{task_id}/annotations/", json={"result": CHOICE})[
-            "id"
-        ]
-
-    def import_tasks(self, project_id: int, data: list[dict[str, Any]]) -> list[int]:
-        body = [{"data": d} for d in data]
-        imported = self.request(
-            "POST", f"/api/projects/{project_id}/import?return_task_ids=true", json=body
-        )
-        return imported["task_ids"]
+def titles(tag: str) -> dict[str, str]:
+    """Project titles made of `tag` alone: two roots of one tag stand for two machines syncing
+    into the same projects."""
+    return {"CLAIMS_PROJECT_TITLE": f"faults {tag}", "STANCE_PROJECT_TITLE": f"faults stance {tag}"}
 
 
-def make_root(base: Path, labelstudio: LabelStudioServer, tag: str, name: str = "root") -> Path:
-    """A project root with the sample articles, reaching the session's server like a team's."""
-    root = base / name
-    for sub in ("raw", "schemas", "exports"):
-        (root / sub).mkdir(parents=True)
-    for sample in SAMPLES:
-        shutil.copy(sample, root / "raw" / sample.name)
-    (root / ".env").write_text(
-        f"LABEL_STUDIO_URL={labelstudio.url}\nLABEL_STUDIO_API_KEY={labelstudio.token}\n"
-        f"CLAIMS_PROJECT_TITLE=faults {tag}\nSTANCE_PROJECT_TITLE=faults stance {tag}\n",
-        encoding="utf-8",
-    )
-    return root
-
-
-@pytest.fixture
-def api(labelstudio: LabelStudioServer) -> Api:
-    return Api(labelstudio)
+def machine_root(base: Path, labelstudio: LabelStudioServer, tag: str, name: str) -> Path:
+    """The root of one machine (`name`) with the sample articles and `tag`'s projects."""
+    return make_root(base, labelstudio, name, extra_env=titles(tag))
 
 
 @pytest.fixture
@@ -416,7 +358,7 @@ def together(*processes: subprocess.Popen[str]) -> list[subprocess.CompletedProc
 def test_two_syncs_at_once_on_a_new_title_make_one_project(
     tmp_path: Path, labelstudio: LabelStudioServer, api: Api, tag: str
 ) -> None:
-    root = make_root(tmp_path, labelstudio, tag)
+    root = machine_root(tmp_path, labelstudio, tag, "root")
     results = together(
         start(root, "sync", "--no-progress", BUILDER_LOCK_WAIT="120"),
         start(root, "sync", "--no-progress", BUILDER_LOCK_WAIT="120"),
@@ -435,7 +377,7 @@ def test_two_syncs_at_once_on_a_new_title_make_one_project(
 def test_two_syncs_at_once_into_an_existing_project_import_each_sentence_once(
     tmp_path: Path, labelstudio: LabelStudioServer, api: Api, tag: str
 ) -> None:
-    root = make_root(tmp_path, labelstudio, tag)
+    root = machine_root(tmp_path, labelstudio, tag, "root")
     later = root / "raw" / SAMPLES[1].name
     later.rename(tmp_path / later.name)
     ok(run(root, "sync", "--no-progress"))
@@ -461,8 +403,8 @@ def test_two_machines_at_once_one_project_then_duplicates_reported_and_repaired(
     tmp_path: Path, labelstudio: LabelStudioServer, api: Api, tag: str
 ) -> None:
     """No lock spans two machines: two roots against one server stand for them."""
-    a = make_root(tmp_path, labelstudio, tag, "a")
-    b = make_root(tmp_path, labelstudio, tag, "b")
+    a = machine_root(tmp_path, labelstudio, tag, "a")
+    b = machine_root(tmp_path, labelstudio, tag, "b")
     together(
         start(a, "sync", "--no-progress", SYNC_BATCH_SIZE="5"),
         start(b, "sync", "--no-progress", SYNC_BATCH_SIZE="5"),
@@ -490,9 +432,9 @@ def test_two_machines_at_once_one_project_then_duplicates_reported_and_repaired(
     task_ids: dict[str, list[int]] = {}
     for task in api.tasks(project_id):
         task_ids.setdefault(task["data"]["sentence_id"], []).append(task["id"])
-    api.annotate(max(task_ids[first]))
+    api.annotate(max(task_ids[first]), CHOICE)
     for task_id in task_ids[second]:
-        api.annotate(task_id)
+        api.annotate(task_id, CHOICE)
 
     result = run(a, "sync", "--no-progress")
     assert result.returncode != 0
@@ -511,9 +453,7 @@ def test_two_machines_at_once_one_project_then_duplicates_reported_and_repaired(
     assert sorted(after[second]) == sorted(task_ids[second])
     assert all(len(ids) == 1 for s, ids in after.items() if s != second)
     annotations = [
-        a
-        for task_id in [*after[first], *after[second]]
-        for a in api.request("GET", f"/api/tasks/{task_id}/annotations/")
+        a for task_id in [*after[first], *after[second]] for a in api.task_annotations(task_id)
     ]
     assert len(annotations) == 3
     # The other machine sees the repaired project: nothing left to repair; the sentence with
@@ -531,12 +471,11 @@ def test_two_machines_at_once_one_project_then_duplicates_reported_and_repaired(
 def test_a_renamed_project_is_still_used_reported_and_nothing_is_lost(
     tmp_path: Path, labelstudio: LabelStudioServer, api: Api, tag: str
 ) -> None:
-    root = make_root(tmp_path, labelstudio, tag)
-    ok(run(root, "sync", "--no-progress"))
-    [project_id] = api.project_ids(f"faults {tag}")
+    root, project, _ = synced_root(tmp_path, labelstudio, api, "root", extra_env=titles(tag))
+    project_id = project["id"]
     tasks = api.tasks(project_id)
     for task in tasks[:6]:
-        api.annotate(task["id"])
+        api.annotate(task["id"], CHOICE)
     ok(run(root, "pull"))
     records = read_records(root / "exports" / "annotations" / "claims.jsonl")
     assert len(records) == 6
@@ -568,13 +507,12 @@ def test_a_renamed_project_is_still_used_reported_and_nothing_is_lost(
 def test_deleted_and_edited_tasks_are_reported_never_silently_reimported_or_dropped(
     tmp_path: Path, labelstudio: LabelStudioServer, api: Api, tag: str
 ) -> None:
-    root = make_root(tmp_path, labelstudio, tag)
-    ok(run(root, "sync", "--no-progress"))
-    [project_id] = api.project_ids(f"faults {tag}")
+    root, project, _ = synced_root(tmp_path, labelstudio, api, "root", extra_env=titles(tag))
+    project_id = project["id"]
     tasks = api.tasks(project_id)
     annotated, plain, edited = tasks[0], tasks[1], tasks[2]
-    api.annotate(annotated["id"])
-    api.annotate(edited["id"])
+    api.annotate(annotated["id"], CHOICE)
+    api.annotate(edited["id"], CHOICE)
     ok(run(root, "pull"))
     assert len(read_records(root / "exports" / "annotations" / "claims.jsonl")) == 2
 
@@ -617,9 +555,8 @@ def test_deleted_and_edited_tasks_are_reported_never_silently_reimported_or_drop
 def test_a_deleted_project_is_an_error_not_a_new_import(
     tmp_path: Path, labelstudio: LabelStudioServer, api: Api, tag: str
 ) -> None:
-    root = make_root(tmp_path, labelstudio, tag)
-    ok(run(root, "sync", "--no-progress"))
-    [project_id] = api.project_ids(f"faults {tag}")
+    root, project, _ = synced_root(tmp_path, labelstudio, api, "root", extra_env=titles(tag))
+    project_id = project["id"]
     api.request("DELETE", f"/api/projects/{project_id}")
     for command in ("sync", "pull"):
         result = run(root, command)

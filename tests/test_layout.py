@@ -1,4 +1,4 @@
-"""The package per stage: imports run one way only, from core up to the command line."""
+"""The package per stage: imports run one way, from core up; no test module imports another."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "builder"
+TESTS = Path(__file__).resolve().parent
 # The flow, lowest first: a module may import its own stage and the stages before it.
 STAGES = ("core", "inputs", "labels", "tasks", "labelstudio", "dataset", "cli")
 
@@ -21,7 +22,7 @@ def stage_of(module: str) -> str | None:
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
-    """Every builder module a file imports, anywhere in it (inside functions too)."""
+    """Every module a file imports by its absolute name, anywhere in it (inside functions too)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -76,6 +77,45 @@ def test_the_check_catches_a_wrong_way_import(
     (package / stage).mkdir(parents=True)
     (package / stage / "module.py").write_text(source, encoding="utf-8")
     assert bool(wrong_way_imports(package)) == caught
+
+
+def imports_between_test_modules(tests: Path) -> list[str]:
+    """Each import of a test module by a test module: what two modules share belongs in
+    tests/support.py or a conftest.py fixture, where every module finds it."""
+    found = []
+    for path in sorted(tests.glob("test_*.py")):
+        for line, module in imported_modules(path):
+            if module.split(".")[0].startswith("test_"):
+                found.append(f"{path.name}:{line}: imports {module}")
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    assert imports_between_test_modules(TESTS) == []
+
+
+# Spelled apart so that a grep of tests/ for imports of test modules finds real ones only.
+OTHER = "test" + "_other"
+
+
+@pytest.mark.parametrize(
+    ("source", "caught"),
+    [
+        (f"from {OTHER} import helper\n", True),
+        (f"import {OTHER}\n", True),
+        (f"import {OTHER} as other\n", True),
+        (f"def f():\n    from {OTHER} import helper\n", True),
+        ("from support import helper\n", False),
+        ("from conftest import LabelStudioServer\n", False),
+        ("import pytest\n", False),
+    ],
+)
+def test_the_check_catches_a_test_module_importing_another(
+    tmp_path: Path, source: str, caught: bool
+) -> None:
+    (tmp_path / f"{OTHER}.py").write_text("def helper() -> None:\n    pass\n", encoding="utf-8")
+    (tmp_path / "test_module.py").write_text(source, encoding="utf-8")
+    assert bool(imports_between_test_modules(tmp_path)) == caught
 
 
 def test_the_readme_layout_names_every_module_of_each_stage() -> None:

@@ -28,6 +28,7 @@ from support import (
     ok,
     pull_counts,
     run,
+    synced_root,
 )
 
 from builder.core.config import ADJUDICATION_SUFFIX, MAX_PROJECT_TITLE
@@ -35,11 +36,6 @@ from builder.core.projects import labeling_config
 from builder.core.scheme import CLAIM
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def api(labelstudio: LabelStudioServer) -> Api:
-    return Api(labelstudio.url, labelstudio.token)
 
 
 def claims_status(root: Path) -> dict[str, Any]:
@@ -54,11 +50,8 @@ def claims_status(root: Path) -> dict[str, Any]:
 def test_with_overlap_two_annotators_are_given_the_same_task(
     labelstudio: LabelStudioServer, api: Api, tmp_path: Path
 ) -> None:
-    root = make_root(
-        tmp_path, labelstudio, "quality-overlap", extra_env={"ANNOTATIONS_PER_TASK": "2"}
-    )
-    ok(root, "sync", "--no-progress")
-    project = api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])
+    overlap = {"ANNOTATIONS_PER_TASK": "2"}
+    root, project, _ = synced_root(tmp_path, labelstudio, api, "quality-overlap", extra_env=overlap)
     assert project["maximum_annotations"] == 2
     a, b, c = (api.user(labelstudio, f"overlap-{n}") for n in "abc")
 
@@ -101,9 +94,8 @@ def adjudication(
     labelstudio: LabelStudioServer, api: Api, tmp_path_factory: pytest.TempPathFactory
 ) -> Adjudication:
     """Three annotators: a tie (1-1), a 2-1 majority and a unanimous item, pulled."""
-    root = make_root(tmp_path_factory.mktemp("adjudication"), labelstudio, "quality-adjudication")
-    ok(root, "sync", "--no-progress")
-    task = api.task_of(api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])["id"])
+    base = tmp_path_factory.mktemp("adjudication")
+    root, _, task = synced_root(base, labelstudio, api, "quality-adjudication")
     a, b, c = (api.user(labelstudio, f"adj-{n}") for n in "abc")
     api.annotate(task[TIE], choice("checkworthy"), a)
     api.annotate(task[TIE], choice("not_checkworthy"), b)
@@ -235,16 +227,13 @@ class Controlled:
 def controlled(
     labelstudio: LabelStudioServer, api: Api, tmp_path_factory: pytest.TempPathFactory
 ) -> Controlled:
-    root = make_root(
-        tmp_path_factory.mktemp("controls"), labelstudio, "quality-controls", controls=True
-    )
     lines = (ROOT / "raw" / "controls.jsonl").read_text().splitlines()
     assert {json.loads(line)["sentence_id"]: json.loads(line)["claim"] for line in lines} == (
         CONTROLS
     )
-    ok(root, "sync", "--no-progress")
-    project_id = api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])["id"]
-    task = api.task_of(project_id)
+    base = tmp_path_factory.mktemp("controls")
+    root, project, task = synced_root(base, labelstudio, api, "quality-controls", controls=True)
+    project_id = project["id"]
     a, b = api.user(labelstudio, "ctl-a"), api.user(labelstudio, "ctl-b")
     for sentence, (by_a, by_b) in ANSWERS.items():
         api.annotate(task[sentence], choice(by_a), a)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import FIVE_KILLED, FOUR_KILLED, HEIGHT, LAST_TIME, SAMPLES
 
 from builder.core.config import DEFAULT_STANCE_MIN_SIMILARITY, DEFAULT_STANCE_TOP_K, Settings
 from builder.core.report import Report
@@ -22,11 +23,6 @@ from builder.tasks.stance import (
     pair_id,
     targets_from,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((ROOT / "raw").glob("*.txt"))
-A0 = "000_a8b5c246d29d0359"
-A1 = "001_253ef9dc13582fd1"
 
 
 def article(id: str, text: str, story: str | None = "story", date: str | None = "2024-06-26"):
@@ -251,8 +247,7 @@ def test_defaults_find_the_death_toll_and_the_ministers_pairs(tmp_path: Path) ->
     for sample in SAMPLES:
         shutil.copy(sample, tmp_path / "raw" / sample.name)
     corpus = load_corpus(Settings(root=tmp_path))
-    five, four = f"{A0}-d17e69090288", f"{A1}-b1379bb15c79"
-    last_time, height = f"{A0}-aea4621e8c3d", f"{A1}-79c601c13e1c"
+    five, four, last_time, height = FIVE_KILLED, FOUR_KILLED, LAST_TIME, HEIGHT
     targets = targets_from(corpus, checkworthy(five, four, last_time), [])
     pairs = candidate_pairs(corpus, targets)
     assert (DEFAULT_STANCE_TOP_K, DEFAULT_STANCE_MIN_SIMILARITY) == (3, 0.12)

@@ -68,11 +68,6 @@ CHECKWORTHY = [FIVE_KILLED, FOUR_KILLED, LAST_TIME, TWELVE, NINE]
 STANCE_NAMES = ["supports", "contradicts", "discusses", "unrelated"]
 
 
-@pytest.fixture(scope="module")
-def api(labelstudio: LabelStudioServer) -> Api:
-    return Api(labelstudio.url, labelstudio.token)
-
-
 @dataclass
 class Round:
     root: Path

@@ -7,21 +7,17 @@ from typing import Any
 
 import pytest
 from conftest import LabelStudioServer
-from support import Api, User, choice, dotenv, make_root, ok, run
+from support import Api, Synced, User, choice, make_root, ok, run, synced_root
 
 from builder.core.scheme import CLAIM
 
 
-@pytest.fixture(scope="module")
-def api(labelstudio: LabelStudioServer) -> Api:
-    return Api(labelstudio.url, labelstudio.token)
-
-
-def synced(tmp_path: Path, labelstudio: LabelStudioServer, api: Api, tag: str, **env: str):
-    root = make_root(tmp_path, labelstudio, tag, extra_env={"SUGGEST_MIN_LABELS": "2", **env})
-    ok(root, "sync", "--no-progress")
-    project = api.project(dotenv(root)["CLAIMS_PROJECT_TITLE"])
-    return root, project, api.task_of(project["id"])
+def synced(
+    tmp_path: Path, labelstudio: LabelStudioServer, api: Api, tag: str, **env: str
+) -> Synced:
+    """A synced root whose model needs only two labels of each class."""
+    extra_env = {"SUGGEST_MIN_LABELS": "2", **env}
+    return synced_root(tmp_path, labelstudio, api, tag, extra_env=extra_env)
 
 
 def label_some(api: Api, tasks: dict[str, int], labels: list[str]) -> list[int]:

@@ -96,11 +96,6 @@ def assert_one_task_per_sentence(api: Api, project_id: int, root: Path) -> list[
 
 
 @pytest.fixture
-def api(labelstudio: LabelStudioServer) -> Api:
-    return Api(labelstudio.url, labelstudio.token)
-
-
-@pytest.fixture
 def root(server_settings: Settings, project_root: Path) -> Path:
     """The fixture's root with the sample articles and project titles of its own."""
     for sample in SAMPLES:

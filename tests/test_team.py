@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LabelStudioServer
-from test_e2e import Api, User, choice, make_root, ok, read_jsonl
+from support import Api, User, choice, ok, read_jsonl, synced_root
 
 from builder.labels.records import read_summary
 
@@ -19,6 +19,7 @@ MOST = 25  # annotations per annotator at most
 PACE = 0.2  # seconds between one annotator's annotations
 PULLS_WHILE_ANNOTATING = 2
 PAGE_SIZE = 8  # tasks per export request: the sample corpus's tasks make several pages
+PAGED = {"PULL_PAGE_SIZE": str(PAGE_SIZE)}
 
 
 def accepted_ids(root: Path) -> list[int]:
@@ -27,13 +28,10 @@ def accepted_ids(root: Path) -> list[int]:
 
 @pytest.mark.server
 def test_annotations_made_while_pulls_run_are_each_pulled_once(
-    labelstudio: LabelStudioServer, tmp_path: Path
+    labelstudio: LabelStudioServer, api: Api, tmp_path: Path
 ) -> None:
-    api = Api(labelstudio.url, labelstudio.token)
-    root = make_root(tmp_path, labelstudio, "team", extra_env={"PULL_PAGE_SIZE": str(PAGE_SIZE)})
-    ok(root, "sync", "--no-progress")
-    project = api.project(dotenv_title(root))
-    task_ids = sorted(api.task_of(project["id"]).values())
+    root, project, tasks = synced_root(tmp_path, labelstudio, api, "team", extra_env=PAGED)
+    task_ids = sorted(tasks.values())
     users = [api.user(labelstudio, f"annotator{n}") for n in range(ANNOTATORS)]
 
     # annotation id -> the time its POST had returned (it exists on the server from then on).
@@ -95,16 +93,12 @@ def test_annotations_made_while_pulls_run_are_each_pulled_once(
 
 @pytest.mark.server
 def test_a_full_pull_is_paged_and_every_page_is_kept_verbatim(
-    labelstudio: LabelStudioServer, tmp_path: Path
+    labelstudio: LabelStudioServer, api: Api, tmp_path: Path
 ) -> None:
-    api = Api(labelstudio.url, labelstudio.token)
-    root = make_root(tmp_path, labelstudio, "paged", extra_env={"PULL_PAGE_SIZE": str(PAGE_SIZE)})
-    ok(root, "sync", "--no-progress")
-    project = api.project(dotenv_title(root))
-    task_ids = sorted(api.task_of(project["id"]).values())
+    root, project, tasks = synced_root(tmp_path, labelstudio, api, "paged", extra_env=PAGED)
+    task_ids = sorted(tasks.values())
     admin = api.admin()
-    for task_id in task_ids[::2]:
-        api.annotate(task_id, choice("checkworthy"), admin)
+    annotated = [api.annotate(t, choice("checkworthy"), admin) for t in task_ids[::2]]
 
     printed = ok(root, "pull", "--full")
 
@@ -119,14 +113,7 @@ def test_a_full_pull_is_paged_and_every_page_is_kept_verbatim(
     ids = [task_id for tasks in exported for task_id in sorted(task["id"] for task in tasks)]
     assert ids == sorted(task_ids[::2])
     assert len(pages) == len({p.name for p in pages}) and all(p.is_file() for p in pages)
-    assert Counter(accepted_ids(root)) == Counter(a["id"] for a in api.created)
+    assert Counter(accepted_ids(root)) == Counter(annotated)
     assert f"in {len(pages)} pages" in printed
     # The pull's view is gone from the project's Data Manager.
     assert api.get("/api/dm/views/", project=project["id"]) == []
-
-
-def dotenv_title(root: Path) -> str:
-    values = dict(
-        line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line
-    )
-    return values["CLAIMS_PROJECT_TITLE"]
