@@ -74,11 +74,6 @@ class SetRound:
 
 
 @pytest.fixture(scope="module")
-def api(labelstudio: LabelStudioServer) -> Api:
-    return Api(labelstudio.url, labelstudio.token)
-
-
-@pytest.fixture(scope="module")
 def set_round(
     labelstudio: LabelStudioServer, api: Api, tmp_path_factory: pytest.TempPathFactory
 ) -> SetRound:
