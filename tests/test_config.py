@@ -37,6 +37,7 @@ KEYS = (
     "LABEL_STUDIO_BIN",
     "SYNC_BATCH_SIZE",
     "PULL_PAGE_SIZE",
+    "MAX_TASKS_PER_PROJECT",
     "LABEL_STUDIO_DATABASE",
     "LABEL_STUDIO_WORKERS",
     "BUILDER_LOCK_WAIT",
@@ -291,6 +292,24 @@ def test_every_bad_value_is_named_in_one_error(tmp_path: Path) -> None:
         "STANCE_TOP_K='none' must be a whole number ≥ 1",
     ]
     assert "STANCE_TOP_K" in str(error.value.fix) and "TEST_SIZE" in str(error.value.fix)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_a_bad_max_tasks_per_project_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MAX_TASKS_PER_PROJECT", value)
+    with pytest.raises(BuilderError) as error:
+        Settings.load(tmp_path)
+    assert error.value.message == f"MAX_TASKS_PER_PROJECT={value!r} must be a whole number ≥ 1"
+
+
+def test_max_tasks_per_project_defaults_to_label_studios_guidance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings.load(tmp_path).max_tasks_per_project == 100_000
+    monkeypatch.setenv("MAX_TASKS_PER_PROJECT", "5")
+    assert Settings.load(tmp_path).max_tasks_per_project == 5
 
 
 def test_a_too_long_title_says_how_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ import pytest
 from label_studio_sdk.label_interface import LabelInterface
 from support import record
 
-from builder.core.config import Settings
+from builder.core.config import MAX_PROJECT_TITLE, Settings
 from builder.core.features import features_for
 from builder.core.projects import (
     ADJUDICATION_FIELDS,
@@ -21,6 +21,10 @@ from builder.core.projects import (
     STANCE_PROJECT,
     Project,
     choice_result,
+    member_name,
+    member_number,
+    member_title,
+    placement,
 )
 from builder.inputs.corpus import load_corpus
 from builder.labels.aggregate import ItemLabel, aggregate
@@ -148,3 +152,56 @@ def test_a_row_with_other_made_columns_than_declared_is_refused(
         CLAIMS.row(tasks["claims"][0], 0, **{k: v for k, v in made.items() if k != "control"})
     with pytest.raises(ValueError, match="extra"):
         CLAIMS.row(tasks["claims"][0], 0, **made, extra=1)
+
+
+# A kind's set of projects past MAX_TASKS_PER_PROJECT ----------------------------------------
+
+
+def test_placement_fills_each_project_up_to_the_limit_then_opens_the_next() -> None:
+    assert placement([], 12, 5) == [5, 5, 2]
+    assert placement([0], 3, 5) == [3]
+    assert placement([3], 4, 5) == [2, 2]
+    assert placement([5, 5, 2], 0, 5) == [0, 0, 0]
+    assert placement([5, 5, 2], 9, 5) == [0, 0, 3, 5, 1]
+    # A project short of the limit (a task deleted there) is filled again first.
+    assert placement([4, 5, 5], 2, 5) == [1, 0, 0, 1]
+    # Over the limit (it was lowered): nothing more goes there, nothing is moved out.
+    assert placement([8], 2, 5) == [0, 2]
+    assert sum(placement([1, 2], 1000, 7)) == 1000
+
+
+def test_placement_never_passes_the_limit_of_a_project() -> None:
+    for counts in ([], [0], [3], [5, 1], [7]):
+        for new in range(0, 30):
+            added = placement(counts, new, 5)
+            assert sum(added) == new and len(added) >= len(counts)
+            totals = [c + a for c, a in zip([*counts, *[0] * len(added)], added, strict=False)]
+            assert all(total <= 5 for total, a in zip(totals, added, strict=False) if a)
+            # Only the last project that gets tasks may end short of the limit.
+            taking = [i for i, a in enumerate(added) if a]
+            assert all(totals[i] == 5 for i in taking[:-1])
+
+
+def test_the_projects_of_a_set_are_named_and_titled_from_the_first() -> None:
+    assert [member_name("claims", n) for n in (1, 2, 3)] == ["claims", "claims-2", "claims-3"]
+    assert member_name("claims-adjudication", 2) == "claims-adjudication-2"
+    assert member_title("Fact-check claims", 1) == "Fact-check claims"
+    assert member_title("Fact-check claims", 2) == "Fact-check claims · 2"
+    assert member_number("claims", "claims") == 1
+    assert member_number("claims-12", "claims") == 12
+    for other in ("claims-adjudication", "claims-adjudication-2", "claims-1", "claims-02", "x-2"):
+        assert member_number(other, "claims") is None
+    assert member_number("claims-adjudication-2", "claims-adjudication") == 2
+
+
+def test_a_set_title_fits_label_studios_50_characters(tmp_path: Path) -> None:
+    longest = "x" * MAX_PROJECT_TITLE
+    settings = Settings(root=tmp_path, claims_project_title=longest)
+    title = CLAIMS.title(settings)
+    assert member_title(title, 9) == longest + " · 9"  # a first project's title fits whole
+    adjudication = CLAIMS.adjudication_title(settings)
+    assert len(adjudication) == 50
+    for member in (2, 10, 1000):
+        shortened = member_title(adjudication, member)
+        assert len(shortened) == 50 and shortened.endswith(f"… · {member}")
+        assert shortened.startswith(longest)

@@ -11,15 +11,18 @@ from typing import Any
 
 import pytest
 
-from builder.core.atomic import write_jsonl
+from builder.core.atomic import write_json, write_jsonl
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
 from builder.labels.records import (
     PullPaths,
+    annotated_task_ids,
     project_records,
     pull_paths,
+    pulled_tasks,
     read_records,
     read_summary,
+    set_names,
 )
 from builder.labelstudio import pull
 from builder.labelstudio.pull import (
@@ -514,6 +517,37 @@ def test_project_records_puts_adjudications_after_the_claims(tmp_path: Path) -> 
     assert project_records(settings, "claims") == claims + adjudicated
     assert project_records(settings, "stance") == [{"item_id": "p-1", "n": 4}]
     assert pull_paths(settings, "claims").accepted == tmp_path / "exports/annotations/claims.jsonl"
+
+
+def summarize(settings: Settings, name: str) -> None:
+    write_json(pull_paths(settings, name).summary, {"project": name, "counts": {}})
+
+
+def test_the_records_of_a_set_of_projects_are_read_as_one(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path)
+    for name in ("claims", "claims-2", "claims-10", "claims-adjudication", "claims-adjudication-2"):
+        summarize(settings, name)
+    summarize(settings, "claims-x")  # not a project of the set
+    assert set_names(settings, "claims") == ["claims", "claims-2", "claims-10"]
+    assert set_names(settings, "claims-adjudication") == [
+        "claims-adjudication",
+        "claims-adjudication-2",
+    ]
+    assert set_names(settings, "stance") == ["stance"]
+    parts = {
+        "claims": [{"item_id": "s-1", "n": 1}],
+        "claims-2": [{"item_id": "s-2", "n": 2}],
+        "claims-10": [{"item_id": "s-3", "n": 3}],
+        "claims-adjudication-2": [{"item_id": "s-2", "n": 4, "ground_truth": True}],
+    }
+    for name, rows in parts.items():
+        write_jsonl(pull_paths(settings, name).accepted, rows)
+    assert [r["n"] for r in project_records(settings, "claims")] == [1, 2, 3, 4]
+    for number, name in enumerate(("claims", "claims-2"), start=1):
+        task = {"id": 10 * number, "data": {"sentence_id": f"s-{number}"}, "annotations": [{}]}
+        pull_paths(settings, name).tasks.write_text(json.dumps([task]), encoding="utf-8")
+    assert sorted(pulled_tasks(settings, "claims")) == ["s-1", "s-2"]
+    assert annotated_task_ids(settings, "claims") == {10, 20}
 
 
 def test_project_records_without_pulls_is_empty(tmp_path: Path) -> None:

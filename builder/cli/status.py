@@ -10,14 +10,18 @@ from builder.core.projects import PROJECTS
 from builder.core.report import last_reports
 from builder.labels.aggregate import DS_MIN_SHARED_ITEMS, aggregate, effective_method
 from builder.labels.quality import agreement_for, annotator_table
-from builder.labels.records import project_records, pull_summary
+from builder.labels.records import project_records, pull_summary, set_names, set_summaries
 from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient
 
 
 def _pull_counts(settings: Settings, name: str) -> dict[str, int]:
-    summary = pull_summary(settings, name)
-    return summary["counts"] if summary else {}
+    """The last pull's counts, added up over the projects of `name`'s set."""
+    total: dict[str, int] = {}
+    for summary in set_summaries(settings, name):
+        for key, count in summary["counts"].items():
+            total[key] = total.get(key, 0) + count
+    return total
 
 
 def project_status(
@@ -36,10 +40,16 @@ def project_status(
     status["aggregation"] = effective_method(records, settings.aggregation)
     if client is not None:
         # Read-only: status records no project ids (only the writing commands do).
-        info = identity.resolve(client, settings.state_dir, project, title, remember=False)
-        if info is not None:
-            status["server"] = {"url": client.url, "project_id": info.id}
-            status["tasks"] = info.task_count
+        infos = identity.resolve_set(client, settings.state_dir, project, title, remember=False)
+        if infos:
+            status["server"] = {"url": client.url, "project_id": infos[0].id}
+            status["tasks"] = sum(info.task_count for info in infos)
+            if len(infos) > 1:
+                # A set past MAX_TASKS_PER_PROJECT: counted as one, each project listed.
+                status["server"]["projects"] = [
+                    {"project_id": info.id, "title": info.title, "tasks": info.task_count}
+                    for info in infos
+                ]
     status.setdefault("tasks", None)
     known = controls or {}  # control items: their answer is known, even when annotators tie
     status["labeled"] = sum(1 for i, item in labels.items() if item.label is not None or i in known)
@@ -52,7 +62,9 @@ def project_status(
         i for i, item in labels.items() if item.label is None and i not in known
     )
     status["adjudicated"] = sum(1 for item in labels.values() if item.resolved_by == "ground_truth")
-    status["last_pull"] = (pull_summary(settings, project) or {}).get("snapshot")
+    status["last_pull"] = (pull_summary(settings, set_names(settings, project)[-1]) or {}).get(
+        "snapshot"
+    )
     status["agreement"] = agreement_for(project, records)
     status["annotators"] = annotator_table(project, records, controls)
     return status
@@ -156,6 +168,11 @@ def render(report: dict[str, Any]) -> str:
         for p in report["projects"]
     ]
     lines += table(headers, rows)
+    for p in report["projects"]:
+        members = (p.get("server") or {}).get("projects") or []
+        if members:
+            listed = ", ".join(f"{m['project_id']} ({m['tasks']} tasks)" for m in members)
+            lines.append(f"{p['project']}: one set of {len(members)} projects: {listed}")
     counts = report.get("corpus")
     if counts:
         lines += [

@@ -24,7 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Label Studio refuses a project title over 50 characters, and the adjudication project's title
 # is the claims (or stance) title plus " · adjudication" (core/projects.py): both must fit.
 ADJUDICATION_SUFFIX = " · adjudication"
-MAX_PROJECT_TITLE = 50 - len(ADJUDICATION_SUFFIX)
+LABEL_STUDIO_MAX_TITLE = 50
+MAX_PROJECT_TITLE = LABEL_STUDIO_MAX_TITLE - len(ADJUDICATION_SUFFIX)
 # How the dataset is split: by split group (story) in a seeded order, or the latest groups in test.
 SPLIT_MODES = ("story", "time")
 # How annotations become labels (labels/aggregate.py). Dawid-Skene is the default: on simulated
@@ -288,6 +289,15 @@ class Settings(BaseSettings):
         20000,
         "tasks per import request (large batches are cheaper for the server, small ones lose less "
         "to an interrupted sync)",
+        "a whole number ≥ 1",
+        ge=1,
+    )
+    # Label Studio's guidance: about 100,000 tasks per project; past that a sync goes on in a
+    # next project of the same kind (core/projects.py: "<title> · 2", …).
+    max_tasks_per_project: WholeNumber = setting(
+        100000,
+        "at most this many tasks per Label Studio project: a sync that would pass it continues in "
+        "a next project of the same kind (see *Sync, pull*)",
         "a whole number ≥ 1",
         ge=1,
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
 
-from builder.core.config import ADJUDICATION_SUFFIX
+from builder.core.config import ADJUDICATION_SUFFIX, LABEL_STUDIO_MAX_TITLE
 from builder.core.scheme import CLAIM, LABELED_TEXT, STANCE, Question
 
 if TYPE_CHECKING:
@@ -133,8 +133,55 @@ class Project:
         ]
         return "\n".join(lines) + "\n"
 
-    def sync_state_file(self, adjudication: bool = False) -> str:
-        return f"{self.adjudication_name if adjudication else self.name}.json"
+    def sync_state_file(self, adjudication: bool = False, member: int = 1) -> str:
+        return f"{member_name(self.adjudication_name if adjudication else self.name, member)}.json"
+
+
+# A kind's projects form a set: the first keeps the kind's name and title, each continuation
+# (opened when the ones before hold MAX_TASKS_PER_PROJECT tasks) is numbered from 2.
+
+
+def member_name(name: str, member: int) -> str:
+    """The name of a set's `member`-th project: "claims", then "claims-2", "claims-3", …"""
+    return name if member == 1 else f"{name}-{member}"
+
+
+def member_number(name: str, base: str) -> int | None:
+    """Which member of `base`'s set `name` is (1, 2, …), or None if it is not one."""
+    if name == base:
+        return 1
+    number = name.removeprefix(f"{base}-")
+    if number != name and number.isdigit() and not number.startswith("0") and int(number) > 1:
+        return int(number)
+    return None
+
+
+def member_title(title: str, member: int) -> str:
+    """The title of a set's `member`-th project: "<title> · 2", …; the title is shortened
+    (ending in "…") only when Label Studio's 50 characters would not hold it whole, as for a
+    long adjudication title."""
+    if member == 1:
+        return title
+    suffix = f" · {member}"
+    if len(title) + len(suffix) > LABEL_STUDIO_MAX_TITLE:
+        title = title[: LABEL_STUDIO_MAX_TITLE - len(suffix) - 1] + "…"
+    return title + suffix
+
+
+def placement(counts: list[int], new: int, limit: int) -> list[int]:
+    """How many of `new` tasks go to each project of a set that holds `counts` tasks now: the
+    projects filled in order up to `limit` each, then as many new ones as needed (the result
+    is longer than `counts` by those). A project already over the limit gets none."""
+    added = []
+    for count in counts:
+        take = min(max(limit - count, 0), new)
+        added.append(take)
+        new -= take
+    while new > 0:
+        take = min(limit, new)
+        added.append(take)
+        new -= take
+    return added
 
 
 def _element(element: Heading | Show) -> list[str]:

@@ -61,7 +61,7 @@ from builder.labels.aggregate import (
     effective_method,
 )
 from builder.labels.quality import agreement_and_confusion
-from builder.labels.records import project_records, pull_paths, pull_summary
+from builder.labels.records import project_records, pull_paths, pull_summary, set_names
 from builder.tasks.claims import claim_tasks
 
 SPLITS = ("train", "test")
@@ -233,7 +233,8 @@ def provenance(settings: Settings) -> dict[str, Any]:
     """What a build is made of: every raw/ file and every pull used, by hash."""
     exports_used = {}
     for project in PROJECTS.values():
-        for name in project.names():
+        # Each project of a set past MAX_TASKS_PER_PROJECT under its own name (claims-2, …).
+        for name in (n for base in project.names() for n in set_names(settings, base)):
             summary = pull_summary(settings, name)
             if summary is None:
                 continue
@@ -251,7 +252,12 @@ def provenance(settings: Settings) -> dict[str, Any]:
 
 def inputs_key(settings: Settings, sources: dict[str, Any], accept_imbalance: bool) -> str:
     """Changes when anything the dataset is made of changes: inputs, pulls, settings, code."""
-    accepted = [pull_paths(settings, n).accepted for p in PROJECTS.values() for n in p.names()]
+    accepted = [
+        pull_paths(settings, member).accepted
+        for p in PROJECTS.values()
+        for name in p.names()
+        for member in set_names(settings, name)
+    ]
     payload = {
         **sources,
         # The records themselves too: a pull's summary could be older than its records.

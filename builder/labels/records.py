@@ -10,7 +10,7 @@ from typing import Any
 
 from builder.core.config import PULLS_DIR, RECORDS_DIR, Settings
 from builder.core.errors import BuilderError
-from builder.core.projects import PROJECTS
+from builder.core.projects import PROJECTS, member_number
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,25 @@ class PullPaths:
 
 def pull_paths(settings: Settings, project: str) -> PullPaths:
     return PullPaths(settings.exports_dir, project)
+
+
+def set_names(settings: Settings, name: str) -> list[str]:
+    """The pulled projects of `name`'s set, in order: `name` itself, then the continuations
+    ("claims-2", …, see core/projects.py) that a pull saved records of."""
+    folder = settings.exports_dir / RECORDS_DIR
+    numbers = {1}
+    if folder.is_dir():
+        for path in folder.glob(f"{name}-*.summary.json"):
+            number = member_number(path.name.removesuffix(".summary.json"), name)
+            if number is not None:
+                numbers.add(number)
+    return [name if n == 1 else f"{name}-{n}" for n in sorted(numbers)]
+
+
+def set_summaries(settings: Settings, name: str) -> list[dict[str, Any]]:
+    """The last pull's summary of each pulled project of `name`'s set."""
+    found = (pull_summary(settings, member) for member in set_names(settings, name))
+    return [summary for summary in found if summary is not None]
 
 
 class DamagedFile(BuilderError):
@@ -141,24 +160,37 @@ def pull_summary(settings: Settings, name: str) -> dict[str, Any] | None:
 
 
 def project_records(settings: Settings, project: str) -> list[dict[str, Any]]:
-    """A project's accepted records, with its adjudicators' (ground truth) ones after them."""
-    records = read_records(pull_paths(settings, project).accepted)
-    adjudicated = pull_paths(settings, PROJECTS[project].adjudication_name).accepted
-    return records + read_records(adjudicated)
+    """A project's accepted records, with its adjudicators' (ground truth) ones after them;
+    each of the two is the union of its set (an item lives in one project of a set)."""
+    records = []
+    for name in (project, PROJECTS[project].adjudication_name):
+        for member in set_names(settings, name):
+            records += read_records(pull_paths(settings, member).accepted)
+    return records
 
 
 def pulled_tasks(settings: Settings, project: str) -> dict[str, dict[str, Any]]:
-    """item id -> the task data the annotators saw, from the pulled (merged) tasks."""
-    path = pull_paths(settings, project).tasks
-    if not path.is_file():
-        return {}
+    """item id -> the task data the annotators saw, from the pulled (merged) tasks of the set."""
     key = PROJECTS[project].item_key
-    data = ((task.get("data") or {}) for task in read_task_list(path))
-    return {d[key]: d for d in data if key in d}
+    found: dict[str, dict[str, Any]] = {}
+    for member in set_names(settings, project):
+        path = pull_paths(settings, member).tasks
+        if path.is_file():
+            data = ((task.get("data") or {}) for task in read_task_list(path))
+            found.update({d[key]: d for d in data if key in d})
+    return found
 
 
-def annotated_task_ids(paths: PullPaths) -> set[int]:
-    """The ids of the tasks the pulls so far saw with annotations, skips or drafts."""
+def annotated_task_ids(settings: Settings, name: str) -> set[int]:
+    """The ids of the tasks the pulls so far saw with annotations, skips or drafts, in every
+    project of `name`'s set (task ids are unique across a server)."""
+    found: set[int] = set()
+    for member in set_names(settings, name):
+        found |= _annotated_task_ids(pull_paths(settings, member))
+    return found
+
+
+def _annotated_task_ids(paths: PullPaths) -> set[int]:
     if not paths.tasks.is_file():
         return set()
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from builder.core import atomic
 from builder.core.errors import BuilderError
+from builder.core.projects import member_name, member_title
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 
 FILE_NAME = "projects.json"
@@ -131,3 +132,29 @@ def create(
         say(f"created project {title!r} (id {info.id}) at {client.url}")
     record(state_dir, client.url, name, info, title)
     return info
+
+
+def resolve_set(
+    client: LabelStudioClient,
+    state_dir: Path,
+    name: str,
+    title: str,
+    remember: bool = True,
+    say: Callable[[str], None] = print,
+) -> list[ProjectInfo]:
+    """Every project of `name`'s set on the server, in order: the first, then its
+    continuations ("<title> · 2", …, see core/projects.py) up to the first that is missing."""
+    found: list[ProjectInfo] = []
+    while True:
+        member = len(found) + 1
+        info = resolve(
+            client,
+            state_dir,
+            member_name(name, member),
+            member_title(title, member),
+            remember=remember,
+            say=say,
+        )
+        if info is None:
+            return found
+        found.append(info)

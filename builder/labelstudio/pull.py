@@ -15,7 +15,7 @@ from typing import Any
 from builder.core.atomic import json_line, open_atomic, write_bytes, write_json, write_new
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT
+from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT, member_name
 from builder.core.report import Report
 from builder.inputs.corpus import load_corpus
 from builder.labels.records import (
@@ -375,18 +375,22 @@ def pull_projects(
     known_items = {CLAIMS.name: lambda tasks: known_sentences, STANCE_PROJECT.name: known_pairs}
     client = LabelStudioClient(settings)
     client.check()
-    for project in PROJECTS.values():
+    kinds = [
+        (project, name, title)
+        for project in PROJECTS.values()
         for name, title in (
             (project.name, project.title(settings)),
             (project.adjudication_name, project.adjudication_title(settings)),
-        ):
-            info = identity.resolve(client, settings.state_dir, name, title, say=report.say)
-            if info is None:
-                if name == CLAIMS.name:
-                    raise BuilderError(
-                        f"no project {title!r} at {client.url}", fix="run `make sync` first"
-                    )
-                continue
+        )
+    ]
+    for project, set_name, title in kinds:
+        # Every project of the set (the first, then "<title> · 2", …), each into files of
+        # its own: the readers of the records take the set's union.
+        infos = identity.resolve_set(client, settings.state_dir, set_name, title, say=report.say)
+        if not infos and set_name == CLAIMS.name:
+            raise BuilderError(f"no project {title!r} at {client.url}", fix="run `make sync` first")
+        for member, info in enumerate(infos, start=1):
+            name = member_name(set_name, member)
             paths = pull_paths(settings, name)
             for message in repair(paths):
                 report.warn(f"{name}: {message}")
@@ -407,7 +411,7 @@ def pull_projects(
                 known_items[project.name],
                 info.id,
                 project.name,
-                ground_truth=name != project.name,
+                ground_truth=set_name != project.name,
                 merge=since is not None,
                 server_time=server_time,
                 allow_shrink=allow_shrink,

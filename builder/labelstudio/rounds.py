@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
 
 from builder import __version__
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
-from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT
+from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT, Project
 from builder.core.report import Report
 from builder.core.scheme import scheme_hash
 from builder.inputs.articles import raw_files
 from builder.inputs.controls import load_controls
 from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.aggregate import aggregate
-from builder.labels.records import annotated_task_ids, project_records, pull_paths, pulled_tasks
-from builder.labelstudio.client import LabelStudioClient
+from builder.labels.records import annotated_task_ids, project_records, pulled_tasks
+from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 from builder.labelstudio.sync import (
+    Member,
     SyncState,
     ensure_project,
+    ensure_set,
     inputs_fingerprint,
     nothing_to_do,
+    projects_named,
     repair_duplicates,
     sync_tasks,
     tell,
     tell_held,
+    tell_links,
     tell_repair,
 )
 from builder.tasks.adjudicate import adjudications
@@ -44,6 +49,50 @@ def report_corpus(report: Report, corpus: Corpus) -> Corpus:
     for problem in corpus.problems:
         report.problem(problem)
     return corpus
+
+
+def state_path(
+    settings: Settings, project: Project, member: int, adjudication: bool = False
+) -> Path:
+    return settings.state_dir / "sync" / project.sync_state_file(adjudication, member)
+
+
+def members_of(
+    settings: Settings, project: Project, infos: list[ProjectInfo], adjudication: bool = False
+) -> list[Member]:
+    """The projects of a set with the files of their sync states."""
+    return [
+        (info, state_path(settings, project, member, adjudication))
+        for member, info in enumerate(infos, start=1)
+    ]
+
+
+def opener(
+    client: LabelStudioClient,
+    settings: Settings,
+    project: Project,
+    title: str,
+    report: Report,
+    adjudication: bool = False,
+    annotations_per_task: int = 1,
+) -> Callable[[int], Member]:
+    """What sync_tasks calls to open the set's next project: same config, description and
+    overlap as the first."""
+
+    def open_next(member: int) -> Member:
+        info = ensure_project(
+            client,
+            settings.state_dir,
+            project,
+            title,
+            report,
+            annotations_per_task=annotations_per_task,
+            adjudication=adjudication,
+            member=member,
+        )
+        return info, state_path(settings, project, member, adjudication)
+
+    return open_next
 
 
 def _no_articles(settings: Settings) -> BuilderError:
@@ -73,12 +122,12 @@ def sync_claims(
     files = raw_files(settings.raw_dir)
     if not files:
         raise _no_articles(settings)
-    state_path = settings.state_dir / "sync" / CLAIMS.sync_state_file()
+    first_state = state_path(settings, CLAIMS, 1)
     inputs = inputs_fingerprint(files, scheme_hash(), __version__)
 
-    def connect_project() -> tuple[LabelStudioClient, Any]:
+    def connect_project() -> tuple[LabelStudioClient, list[ProjectInfo]]:
         client = connect(settings)
-        info = ensure_project(
+        infos = ensure_set(
             client,
             settings.state_dir,
             CLAIMS,
@@ -87,46 +136,58 @@ def sync_claims(
             force_config=force_config,
             annotations_per_task=settings.annotations_per_task,
         )
-        return client, info
+        return client, infos
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The server's round trips overlap reading raw/: a sync should cost the server's
         # import, not our start-up (measured in `make bench`).
         connecting = pool.submit(connect_project)
         # raw/ as the last clean sync saw it: no need to read it unless the server changed.
-        unchanged_inputs = SyncState.load(state_path).inputs == inputs
+        unchanged_inputs = SyncState.load(first_state).inputs == inputs
         corpus = None if unchanged_inputs else report_corpus(report, load_corpus(settings))
         if corpus is not None and not corpus.articles:
             raise _no_articles(settings)
-        client, info = connecting.result()
+        client, infos = connecting.result()
+    ids = [info.id for info in infos]
     repaired = None
     if repair:
-        repaired = repair_duplicates(client, info, CLAIMS.item_key)
-        info = client.project(info.id)
+        repaired = repair_duplicates(client, infos, CLAIMS.item_key)
+        infos = [client.project(info.id) for info in infos]
+    members = members_of(settings, CLAIMS, infos)
     if corpus is None:
         fast = not (full or repair or reimport_deleted)
-        if fast and nothing_to_do(client, info, state_path, inputs):
+        if fast and nothing_to_do(client, members, inputs):
             report.unchanged = True
-            report.say(f"nothing new: raw/ and project {info.id} are as the last sync left them")
-            tell_held(report, SyncState.load(state_path).held, info.id)
-            report.say(f"label them at {client.url}/projects/{info.id}/data")
+            where = projects_named(ids)
+            report.say(f"nothing new: raw/ and {where} are as the last sync left them")
+            held = {k: v for _, path in members for k, v in SyncState.load(path).held.items()}
+            tell_held(report, held, ids)
+            tell_links(report, client.url, ids)
             return
         corpus = load_corpus(settings)
     sync = sync_tasks(
         client,
-        info,
+        members,
         claim_tasks(corpus),
         CLAIMS.item_key,
-        state_path,
         progress=progress,
         inputs="" if corpus.problems else inputs,
         batch_size=settings.sync_batch_size,
-        annotated_tasks=lambda: annotated_task_ids(pull_paths(settings, CLAIMS.name)),
+        annotated_tasks=lambda: annotated_task_ids(settings, CLAIMS.name),
         full=full,
         reimport_deleted=reimport_deleted,
+        limit=settings.max_tasks_per_project,
+        open_next=opener(
+            client,
+            settings,
+            CLAIMS,
+            CLAIMS.title(settings),
+            report,
+            annotations_per_task=settings.annotations_per_task,
+        ),
     )
     if repaired is not None:
-        tell_repair(report, repaired, info.id)
+        tell_repair(report, repaired, ids)
     tell(report, sync, client.url, "sentence")
 
 
@@ -163,27 +224,37 @@ def sync_stance(
         f"(top {top_k}, similarity ≥ {min_similarity})"
     )
     client = connect(settings)
-    info = ensure_project(
+    title = STANCE_PROJECT.title(settings)
+    infos = ensure_set(
         client,
         settings.state_dir,
         STANCE_PROJECT,
-        STANCE_PROJECT.title(settings),
+        title,
         report,
         force_config=force_config,
         annotations_per_task=settings.annotations_per_task,
     )
     if repair:
-        tell_repair(report, repair_duplicates(client, info, STANCE_PROJECT.item_key), info.id)
+        repaired = repair_duplicates(client, infos, STANCE_PROJECT.item_key)
+        tell_repair(report, repaired, [info.id for info in infos])
     sync = sync_tasks(
         client,
-        info,
+        members_of(settings, STANCE_PROJECT, infos),
         [pair.task_data() for pair in pairs],
         STANCE_PROJECT.item_key,
-        settings.state_dir / "sync" / STANCE_PROJECT.sync_state_file(),
         progress=progress,
         batch_size=settings.sync_batch_size,
-        annotated_tasks=lambda: annotated_task_ids(pull_paths(settings, STANCE_PROJECT.name)),
+        annotated_tasks=lambda: annotated_task_ids(settings, STANCE_PROJECT.name),
         full=repair,
+        limit=settings.max_tasks_per_project,
+        open_next=opener(
+            client,
+            settings,
+            STANCE_PROJECT,
+            title,
+            report,
+            annotations_per_task=settings.annotations_per_task,
+        ),
     )
     tell(report, sync, client.url, "pair", "stance")
 
@@ -218,31 +289,33 @@ def send_adjudications(
         if not todo:
             report.say(f"{project.name}: nothing to adjudicate")
             continue
-        info = ensure_project(
+        title = project.adjudication_title(settings)
+        infos = ensure_set(
             client,
             settings.state_dir,
             project,
-            project.adjudication_title(settings),
+            title,
             report,
             force_config=force_config,
             adjudication=True,
         )
         sync = sync_tasks(
             client,
-            info,
+            members_of(settings, project, infos, adjudication=True),
             [a.task for a in todo],
             project.item_key,
-            settings.state_dir / "sync" / project.sync_state_file(adjudication=True),
             progress=False,
             predictions={a.item_id: a.predictions for a in todo},
+            limit=settings.max_tasks_per_project,
+            open_next=opener(client, settings, project, title, report, adjudication=True),
         )
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(Counter(a.reason for a in todo).items()))
         report.kept += sync.imported
         report.drop("already sent", sync.already)
-        if sync.imported:
-            report.wrote.append(f"{sync.imported} task(s) to project {info.id}")
+        for project_id, imported in sync.imported_into.items():
+            report.wrote.append(f"{imported} task(s) to project {project_id}")
         report.say(
             f"{project.name}: {len(todo)} item(s) to adjudicate ({reasons}); sent {sync.imported} "
             f"new, {sync.already} already there"
         )
-        report.say(f"{project.name}: adjudicate at {client.url}/projects/{info.id}/data")
+        tell_links(report, client.url, sync.project_ids, f"{project.name}: adjudicate")

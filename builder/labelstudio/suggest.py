@@ -123,70 +123,71 @@ def suggest_project(
     client: LabelStudioClient,
     settings: Settings,
     project: str,
-    info: ProjectInfo,
+    members: list[tuple[ProjectInfo, dict[str, int]]],
     items: list[Item],
-    task_of_item: dict[str, int],
-) -> ProjectSuggestions:
-    done = ProjectSuggestions(project, info.title, info.id)
+) -> list[ProjectSuggestions]:
+    """One model for a project's set, its suggestions written into each project of the set
+    (`members`: each project with the task id of each item it holds)."""
     suggestions = suggest(
         make_pool(items),
         _labels(settings, project),
         question_for(project).names,
         settings.suggest_min_labels,
     )
-    done.suggestions = suggestions
-    if not suggestions.ready:
-        done.note = "too few labels"
-        return done
-    if not any(item in task_of_item for item in suggestions.by_item):
-        done.note = "no unlabeled task"
-        return done
-    done.report = apply_suggestions(
-        client, info, project, suggestions, task_of_item, settings.show_suggestions
-    )
+    done = []
+    for info, task_of_item in members:
+        one = ProjectSuggestions(project, info.title, info.id, suggestions)
+        done.append(one)
+        if not suggestions.ready:
+            one.note = "too few labels"
+        elif not any(item in task_of_item for item in suggestions.by_item):
+            one.note = "no unlabeled task"
+        else:
+            one.report = apply_suggestions(
+                client, info, project, suggestions, task_of_item, settings.show_suggestions
+            )
     return done
 
 
 def suggest_all(
     client: LabelStudioClient, settings: Settings, corpus: Corpus
 ) -> list[ProjectSuggestions]:
-    """Suggestions for the claims project and, when it exists, the stance project."""
+    """Suggestions for the claims projects and, when there are any, the stance projects."""
     # By the id the builder keeps (a project renamed in Label Studio is still found).
-    claims = identity.resolve(
+    claims = identity.resolve_set(
         client, settings.state_dir, CLAIMS.name, CLAIMS.title(settings), remember=False
     )
-    if claims is None:
+    if not claims:
         raise BuilderError(
             f"no project {CLAIMS.title(settings)!r} at {client.url}",
             fix="run `make sync` first",
         )
-    state = SyncState.load(settings.state_dir / "sync" / CLAIMS.sync_state_file())
-    tasks_by_item, _, _ = current_tasks(client, state, claims, CLAIMS.item_key)
-    done = [
-        suggest_project(
-            client,
-            settings,
-            CLAIMS.name,
-            claims,
-            [claim_item(task) for task in claim_tasks(corpus)],
-            {item: ids[0] for item, ids in tasks_by_item.items()},
-        )
-    ]
+    members = []
+    for member, info in enumerate(claims, start=1):
+        state = SyncState.load(settings.state_dir / "sync" / CLAIMS.sync_state_file(member=member))
+        tasks_by_item, _, _ = current_tasks(client, state, info, CLAIMS.item_key)
+        members.append((info, {item: ids[0] for item, ids in tasks_by_item.items()}))
+    done = suggest_project(
+        client, settings, CLAIMS.name, members, [claim_item(task) for task in claim_tasks(corpus)]
+    )
     # Stance pairs depend on the claim labels when `make stance` ran: read them off the server.
     stance_title = STANCE_PROJECT.title(settings)
-    stance = identity.resolve(
+    stance = identity.resolve_set(
         client, settings.state_dir, STANCE_PROJECT.name, stance_title, remember=False
     )
-    if stance is None:
+    if not stance:
         done.append(ProjectSuggestions(STANCE_PROJECT.name, stance_title, note="no project"))
         return done
     key = STANCE_PROJECT.item_key
-    data = {task: d for task, d in client.task_data(stance.id).items() if d.get(key)}
-    task_of_pair: dict[str, int] = {}
-    for task_id in sorted(data, reverse=True):
-        task_of_pair[data[task_id][key]] = task_id  # the oldest task of a pair wins
-    items = [stance_item(d) for d in data.values()]
-    done.append(suggest_project(client, settings, STANCE_PROJECT.name, stance, items, task_of_pair))
+    items, members = [], []
+    for info in stance:
+        data = {task: d for task, d in client.task_data(info.id).items() if d.get(key)}
+        task_of_pair: dict[str, int] = {}
+        for task_id in sorted(data, reverse=True):
+            task_of_pair[data[task_id][key]] = task_id  # the oldest task of a pair wins
+        items += [stance_item(d) for d in data.values()]
+        members.append((info, task_of_pair))
+    done += suggest_project(client, settings, STANCE_PROJECT.name, members, items)
     return done
 
 

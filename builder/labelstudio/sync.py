@@ -18,7 +18,13 @@ from tqdm import tqdm
 from builder.core.atomic import write_bytes
 from builder.core.config import DEFAULT_SYNC_BATCH_SIZE
 from builder.core.errors import BuilderError
-from builder.core.projects import ADJUDICATION_DESCRIPTION, Project
+from builder.core.projects import (
+    ADJUDICATION_DESCRIPTION,
+    Project,
+    member_name,
+    member_title,
+    placement,
+)
 from builder.core.report import Report
 from builder.labelstudio import identity
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
@@ -48,6 +54,9 @@ class SyncReport:
     # Tasks that had annotations and were deleted on the server: item id -> old task id.
     # Their items are held back, not imported again, unless asked (--reimport-deleted).
     deleted_annotated: dict[str, int] = field(default_factory=dict)
+    # Every project of the set, in order, and how many new tasks went into each.
+    project_ids: list[int] = field(default_factory=list)
+    imported_into: dict[int, int] = field(default_factory=dict)
     # Tasks deleted on the server that had no annotations: imported again.
     deleted_unannotated: list[str] = field(default_factory=list)
     # Tasks whose data on the server differs from the task built from raw/: item -> fields.
@@ -120,29 +129,101 @@ def ensure_project(
     force_config: bool = False,
     annotations_per_task: int = 1,
     adjudication: bool = False,
+    member: int = 1,
 ) -> ProjectInfo:
     """The project with the declared config: created if missing, updated only if safe.
 
     Known by the id recorded in `state_dir` (see identity), so a project renamed in Label
     Studio is still the one used. `annotations_per_task` is Label Studio's
     `maximum_annotations` (its overlap): the labeling stream keeps handing a task out until
-    that many annotators have answered it.
+    that many annotators have answered it. `member` > 1 is a continuation of the set whose
+    first project is titled `title` (core/projects.py).
     """
-    declared = project.labeling_config(adjudication)
-    description = ADJUDICATION_DESCRIPTION if adjudication else project.description
-    name = project.adjudication_name if adjudication else project.name
-    info = identity.resolve(client, state_dir, name, title, say=report.say)
-    if info is None:
-        return identity.create(
+    info = find_project(
+        client,
+        state_dir,
+        project,
+        title,
+        report,
+        force_config,
+        annotations_per_task,
+        adjudication,
+        member,
+    )
+    if info is not None:
+        return info
+    name = member_name(project.adjudication_name if adjudication else project.name, member)
+    return identity.create(
+        client,
+        state_dir,
+        name,
+        member_title(title, member),
+        project.labeling_config(adjudication),
+        ADJUDICATION_DESCRIPTION if adjudication else project.description,
+        annotations_per_task,
+        say=report.say,
+    )
+
+
+def ensure_set(
+    client: LabelStudioClient,
+    state_dir: Path,
+    project: Project,
+    title: str,
+    report: Report,
+    force_config: bool = False,
+    annotations_per_task: int = 1,
+    adjudication: bool = False,
+) -> list[ProjectInfo]:
+    """The projects of a kind's set, each with the declared config; the first created if
+    missing, the continuations only found (sync_tasks opens them when the set is full)."""
+    found = [
+        ensure_project(
             client,
             state_dir,
-            name,
+            project,
             title,
-            declared,
-            description,
+            report,
+            force_config,
             annotations_per_task,
-            say=report.say,
+            adjudication,
         )
+    ]
+    while True:
+        info = find_project(
+            client,
+            state_dir,
+            project,
+            title,
+            report,
+            force_config,
+            annotations_per_task,
+            adjudication,
+            len(found) + 1,
+        )
+        if info is None:
+            return found
+        found.append(info)
+
+
+def find_project(
+    client: LabelStudioClient,
+    state_dir: Path,
+    project: Project,
+    title: str,
+    report: Report,
+    force_config: bool = False,
+    annotations_per_task: int = 1,
+    adjudication: bool = False,
+    member: int = 1,
+) -> ProjectInfo | None:
+    """The project (see ensure_project) brought to the declared config, or None if missing."""
+    declared = project.labeling_config(adjudication)
+    name = member_name(project.adjudication_name if adjudication else project.name, member)
+    title = member_title(title, member)
+    info = identity.resolve(client, state_dir, name, title, say=report.say)
+    if info is None:
+        return None
     if info.maximum_annotations != annotations_per_task:
         client.update_project(info.id, maximum_annotations=annotations_per_task)
         report.say(f"project {title!r}: annotations per task set to {annotations_per_task}")
@@ -201,13 +282,15 @@ def server_unchanged(
 
 
 def nothing_to_do(
-    client: LabelStudioClient, info: ProjectInfo, state_path: Path, inputs: str
+    client: LabelStudioClient, members: list[tuple[ProjectInfo, Path]], inputs: str
 ) -> bool:
-    """True when neither the inputs nor the project changed since the last clean sync."""
-    state = SyncState.load(state_path)
-    if not inputs or state.inputs != inputs:
-        return False
-    return server_unchanged(client, state, info)[0]
+    """True when neither the inputs nor any project of the set changed since the last clean
+    sync."""
+    for info, state_path in members:
+        state = SyncState.load(state_path)
+        if not inputs or state.inputs != inputs or not server_unchanged(client, state, info)[0]:
+            return False
+    return True
 
 
 def current_tasks(
@@ -241,12 +324,14 @@ def changed_fields(server: dict[str, Any], ours: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(server) | set(ours) if server.get(k) != ours.get(k))
 
 
+Member = tuple[ProjectInfo, Path]  # a project of a set, and the file of its SyncState
+
+
 def sync_tasks(
     client: LabelStudioClient,
-    info: ProjectInfo,
+    members: list[Member],
     tasks: list[dict[str, Any]],
     key: str,
-    state_path: Path,
     progress: bool = True,
     predictions: dict[str, list[dict[str, Any]]] | None = None,
     inputs: str = "",
@@ -254,33 +339,56 @@ def sync_tasks(
     annotated_tasks: Callable[[], set[int]] = set,
     full: bool = False,
     reimport_deleted: bool = False,
+    limit: int = 0,
+    open_next: Callable[[int], Member] | None = None,
 ) -> SyncReport:
-    """Import the tasks whose `key` the project lacks; never touch a task already there.
+    """Import the tasks whose `key` no project of the set has; never touch a task already there.
 
+    `members` are the set's projects (core/projects.py), in order. Each item lives in one of
+    them and stays there; new items fill the projects in order up to `limit` tasks each (0: no
+    limit), and `open_next(n)` creates the set's n-th project when they are full.
     `predictions` (item id -> predictions) are attached to new tasks, as the adjudication
     project shows each annotator's answer. `annotated_tasks` gives the ids of the tasks the
     pulls saw annotated: one of them deleted on the server is reported and its item held back
-    (`reimport_deleted` imports it again). `full` lists every task even when the project
-    looks unchanged, to compare their data with raw/'s and find duplicates.
+    (`reimport_deleted` imports it again). `full` lists every task even when the projects
+    look unchanged, to compare their data with raw/'s and find duplicates.
     """
     predictions = predictions or {}
-    state = SyncState.load(state_path)
-    # A state saved mid-import (a kill between batches) must not vouch for raw/.
-    state.inputs = ""
-    existing, data_of, gone = current_tasks(client, state, info, key, full)
-    report = SyncReport(project_id=info.id, listed_from_server=data_of is not None)
+    infos = [info for info, _ in members]
+    states = [SyncState.load(path) for _, path in members]
+    existing: dict[str, list[int]] = {}
+    data_of: dict[str, dict[str, Any]] | None = {}
+    gone: dict[str, tuple[int, int]] = {}  # item -> (member index, old task id)
+    for index, (info, state) in enumerate(zip(infos, states, strict=True)):
+        # A state saved mid-import (a kill between batches) must not vouch for raw/.
+        state.inputs = ""
+        by_item, listed_data, gone_here = current_tasks(client, state, info, key, full)
+        for item, ids in by_item.items():
+            existing.setdefault(item, []).extend(ids)
+        if listed_data is None:
+            data_of = None
+        elif data_of is not None:
+            for item, data in listed_data.items():
+                data_of.setdefault(item, data)
+        gone.update({item: (index, task) for item, task in gone_here.items()})
+    report = SyncReport(project_id=infos[0].id, listed_from_server=data_of is not None)
+    report.project_ids = [info.id for info in infos]
     report.duplicated = sorted(item for item, ids in existing.items() if len(ids) > 1)
+    gone = {item: where for item, where in gone.items() if item not in existing}
     if gone:
         annotated = annotated_tasks()
-        for item, task_id in sorted(gone.items()):
+        for item, (index, task_id) in sorted(gone.items()):
             if task_id in annotated:
-                state.held[item] = task_id
+                states[index].held[item] = task_id
             else:
                 report.deleted_unannotated.append(item)
-    if reimport_deleted:
-        state.held = {}
-    state.held = {item: task for item, task in state.held.items() if item not in existing}
-    report.deleted_annotated = dict(state.held)
+    held: dict[str, int] = {}
+    for state in states:
+        if reimport_deleted:
+            state.held = {}
+        state.held = {item: task for item, task in state.held.items() if item not in existing}
+        held.update(state.held)
+    report.deleted_annotated = dict(held)
     wanted = {task[key] for task in tasks}
     report.gone_from_raw = sorted(set(existing) - wanted)
     if data_of is not None:
@@ -288,8 +396,12 @@ def sync_tasks(
             server_data = data_of.get(task[key])
             if server_data is not None and server_data != task:
                 report.changed[task[key]] = changed_fields(server_data, task)
-    new = [task for task in tasks if task[key] not in existing and task[key] not in state.held]
+    new = [task for task in tasks if task[key] not in existing and task[key] not in held]
     report.already = len(tasks) - len(new)
+    counts = [
+        max(state.task_count, info.task_count) for info, state in zip(infos, states, strict=True)
+    ]
+    shares = placement(counts, len(new), limit) if limit else [len(new)]
     bar = tqdm(
         total=len(new),
         unit="task",
@@ -297,6 +409,66 @@ def sync_tasks(
         file=sys.stderr,
         disable=not progress or not new,
     )
+    start = 0
+    touched = []
+    for index, share in enumerate(shares):
+        if not share:
+            continue
+        if index == len(members):
+            if open_next is None:
+                raise BuilderError("the set is full and cannot grow")  # a builder bug
+            member = open_next(index + 1)
+            members.append(member)
+            infos.append(member[0])
+            states.append(SyncState.load(member[1]))
+            report.project_ids.append(member[0].id)
+        info, state = infos[index], states[index]
+        if state.project_id != info.id or state.server != client.url:
+            # A new project: its state starts empty (a leftover file may name another one).
+            state = states[index] = SyncState(state.path, client.url, info.id, 0, None)
+        imported = import_batches(
+            client, info, state, new[start : start + share], key, predictions, batch_size, bar
+        )
+        start += share
+        touched.append(index)
+        report.imported += imported
+        report.imported_into[info.id] = imported
+    bar.close()
+    grew = [i for i in touched if client.project(infos[i].id).task_count != states[i].task_count]
+    if grew:
+        # Someone else imported into the set meanwhile (another machine: no lock spans
+        # machines): look again for items that now have two tasks.
+        counter: Counter[str] = Counter()
+        for info in infos:
+            keys = client.task_keys(info.id, key)
+            counter.update(item for item in keys.values() if item is not None)
+        report.duplicated = sorted(item for item, n in counter.items() if n > 1)
+        for index in grew:
+            states[index].task_count = -1  # the next sync lists the project again
+    if report.duplicated:
+        # Rare, so only then the slower listing that says which tasks have annotations.
+        plan = plan_repair(client, infos, key)
+        report.duplicated = sorted(plan.extra)
+        report.annotated_twice = plan.annotated_twice
+    # Only a clean sync may let the next one skip reading raw/ (see nothing_to_do).
+    for state in states:
+        state.inputs = inputs
+        state.save()
+    return report
+
+
+def import_batches(
+    client: LabelStudioClient,
+    info: ProjectInfo,
+    state: SyncState,
+    new: list[dict[str, Any]],
+    key: str,
+    predictions: dict[str, list[dict[str, Any]]],
+    batch_size: int,
+    bar: Any,
+) -> int:
+    """Import `new` into one project, batch by batch, each recorded in its state at once."""
+    imported = 0
     for start in range(0, len(new), batch_size):
         batch = new[start : start + batch_size]
         payload = [
@@ -318,25 +490,9 @@ def sync_tasks(
         state.task_count += len(batch)
         state.last_task_id = max(task_ids + [state.last_task_id or 0])
         state.save()
-        report.imported += len(batch)
+        imported += len(batch)
         bar.update(len(batch))
-    bar.close()
-    if report.imported and client.project(info.id).task_count != state.task_count:
-        # Someone else imported into the project meanwhile (another machine: no lock spans
-        # machines): look again for sentences that now have two tasks.
-        keys = client.task_keys(info.id, key)
-        counts = Counter(item for item in keys.values() if item is not None)
-        report.duplicated = sorted(item for item, n in counts.items() if n > 1)
-        state.task_count = -1  # the next sync lists the project again
-    if report.duplicated:
-        # Rare, so only then the slower listing that says which tasks have annotations.
-        plan = plan_repair(client, info, key)
-        report.duplicated = sorted(plan.extra)
-        report.annotated_twice = plan.annotated_twice
-    # Only a clean sync may let the next one skip reading raw/ (see nothing_to_do).
-    state.inputs = inputs
-    state.save()
-    return report
+    return imported
 
 
 @dataclass
@@ -348,19 +504,20 @@ class RepairReport:
     deleted: list[int] = field(default_factory=list)
 
 
-def plan_repair(client: LabelStudioClient, info: ProjectInfo, key: str) -> RepairReport:
-    """Which tasks of items that have more than one could go, and which must stay.
+def plan_repair(client: LabelStudioClient, infos: list[ProjectInfo], key: str) -> RepairReport:
+    """Which tasks of items that have more than one in the set could go, and which must stay.
 
     Per item, every task with annotations, skips or drafts stays; if there is none, the
-    oldest task does.
+    oldest task does (task ids are unique across the server's projects).
     """
     report = RepairReport()
     by_item: dict[str, list[dict[str, Any]]] = {}
     include = "id,data,total_annotations,cancelled_annotations,drafts"
-    for task in client.tasks(info.id, include):
-        item = (task.get("data") or {}).get(key)
-        if item is not None:
-            by_item.setdefault(item, []).append(task)
+    for info in infos:
+        for task in client.tasks(info.id, include):
+            item = (task.get("data") or {}).get(key)
+            if item is not None:
+                by_item.setdefault(item, []).append(task)
 
     def worked(task: dict[str, Any]) -> bool:
         done = (task.get("total_annotations") or 0) + (task.get("cancelled_annotations") or 0)
@@ -379,13 +536,15 @@ def plan_repair(client: LabelStudioClient, info: ProjectInfo, key: str) -> Repai
     return report
 
 
-def repair_duplicates(client: LabelStudioClient, info: ProjectInfo, key: str) -> RepairReport:
+def repair_duplicates(
+    client: LabelStudioClient, infos: list[ProjectInfo], key: str
+) -> RepairReport:
     """Delete the extra tasks of items that have more than one, never a task with work on it.
 
     Each task is checked again just before it is deleted, so an annotation made since the
     listing keeps its task.
     """
-    report = plan_repair(client, info, key)
+    report = plan_repair(client, infos, key)
     for task_ids in report.extra.values():
         for task_id in task_ids:
             if client.task_work(task_id) == 0:
@@ -398,71 +557,93 @@ def listed(items: Sequence[Any], limit: int = 5) -> str:
     return ", ".join(str(i) for i in items[:limit]) + (" …" if len(items) > limit else "")
 
 
-def tell_held(report: Report, held: dict[str, int], project_id: int) -> None:
+def projects_named(project_ids: Sequence[int]) -> str:
+    """ "project 12", or for a set "projects 12, 13, 14"."""
+    if len(project_ids) == 1:
+        return f"project {project_ids[0]}"
+    return "projects " + ", ".join(str(i) for i in project_ids)
+
+
+def tell_held(report: Report, held: dict[str, int], project_ids: Sequence[int]) -> None:
     """Warn of the items whose annotated task was deleted on the server (held back)."""
     if held:
         items = [f"{item} (task {task})" for item, task in held.items()]
         report.warn(
-            f"warning: {len(items)} annotated task(s) were deleted from project {project_id} on "
-            f"the server: {listed(items)}. Not imported again (their annotations stay in "
-            "exports/pulls/); `sync --reimport-deleted` imports them again"
+            f"warning: {len(items)} annotated task(s) were deleted from "
+            f"{projects_named(project_ids)} on the server: {listed(items)}. Not imported again "
+            "(their annotations stay in exports/pulls/); `sync --reimport-deleted` imports them "
+            "again"
         )
 
 
-def tell_repair(report: Report, repaired: RepairReport, project_id: int) -> None:
+def tell_repair(report: Report, repaired: RepairReport, project_ids: Sequence[int]) -> None:
     report.drop("duplicate task deleted", len(repaired.deleted))
     report.say(
         f"repair: deleted {len(repaired.deleted)} duplicate task(s) without annotations from "
-        f"project {project_id}" + (f": {listed(repaired.deleted)}" if repaired.deleted else "")
+        f"{projects_named(project_ids)}"
+        + (f": {listed(repaired.deleted)}" if repaired.deleted else "")
     )
+
+
+def tell_links(
+    report: Report, url: str, project_ids: Sequence[int], what: str = "label them"
+) -> None:
+    report.say(f"{what} at " + ", ".join(f"{url}/projects/{i}/data" for i in project_ids))
 
 
 def tell(report: Report, sync: SyncReport, url: str, unit: str, command: str = "sync") -> None:
     """A sync's outcome in the step report: counts, and what the lead should know; duplicate
     tasks make the step fail (the user must repair them)."""
-    project_id = sync.project_id
+    where = projects_named(sync.project_ids or [sync.project_id])
     report.read += sync.imported + sync.already
     report.kept += sync.imported
     report.drop(f"{unit} already a task", sync.already)
+    for project_id, imported in sync.imported_into.items():
+        report.wrote.append(f"{imported} task(s) to project {project_id}")
     if sync.imported:
-        report.wrote.append(f"{sync.imported} task(s) to project {project_id}")
+        into = [f"{i} ({n})" for i, n in sync.imported_into.items()]
+        if len(into) == 1:
+            into_where = f"project {next(iter(sync.imported_into))}"
+        else:
+            into_where = "projects " + ", ".join(into)
         report.say(
-            f"imported {sync.imported} new task(s) into project {project_id}; "
-            f"{sync.already} already there"
+            f"imported {sync.imported} new task(s) into {into_where}; {sync.already} already there"
         )
+        if len(sync.project_ids) > 1:
+            report.say(
+                f"the {unit}s are spread over {where}, each holding at most MAX_TASKS_PER_PROJECT "
+                "tasks; every step treats them as one"
+            )
     else:
-        report.say(
-            f"nothing new: all {sync.already} {unit}(s) are already tasks of project {project_id}"
-        )
+        report.say(f"nothing new: all {sync.already} {unit}(s) are already tasks of {where}")
     if sync.gone_from_raw:
         report.say(
-            f"{len(sync.gone_from_raw)} task(s) of project {project_id} are no longer in raw/ "
+            f"{len(sync.gone_from_raw)} task(s) of {where} are no longer in raw/ "
             f"(kept, not deleted): {listed(sync.gone_from_raw)}"
         )
     if sync.deleted_unannotated:
         report.say(
             f"{len(sync.deleted_unannotated)} task(s) without annotations were deleted from "
-            f"project {project_id} on the server; imported again: "
-            + listed(sync.deleted_unannotated)
+            f"{where} on the server; imported again: " + listed(sync.deleted_unannotated)
         )
-    tell_held(report, sync.deleted_annotated, project_id)
+    tell_held(report, sync.deleted_annotated, sync.project_ids or [sync.project_id])
     if sync.changed:
         items = [f"{item} ({', '.join(fields)})" for item, fields in sync.changed.items()]
         report.warn(
-            f"warning: {len(items)} task(s) of project {project_id} hold data that differs from "
+            f"warning: {len(items)} task(s) of {where} hold data that differs from "
             f"raw/ (edited on the server?); left as they are: {listed(items)}"
         )
     for item, task_ids in sync.annotated_twice.items():
         report.say(
-            f"note: {item} has {len(task_ids)} annotated tasks in project {project_id} "
+            f"note: {item} has {len(task_ids)} annotated tasks in {where} "
             f"({listed(task_ids)}): all kept, every annotation counts for it"
         )
     if sync.duplicated:
         report.fail(
-            f"error: {len(sync.duplicated)} {unit}(s) have more than one task in project "
-            f"{project_id} (imported twice, e.g. by two machines at once): "
+            f"error: {len(sync.duplicated)} {unit}(s) have more than one task in {where} "
+            f"(imported twice, e.g. by two machines at once): "
             + listed(sync.duplicated)
             + f"\n  fix: `make {command} ARGS=--repair` deletes the extra tasks that have no "
             "annotations (never an annotated one)"
         )
-    report.say(f"label them at {url}/projects/{project_id}/data")
+    tell_links(report, url, sync.project_ids or [sync.project_id])
