@@ -21,9 +21,8 @@ from builder.labels.records import annotated_task_ids, project_records, pulled_t
 from builder.labelstudio.client import LabelStudioClient, ProjectInfo
 from builder.labelstudio.sync import (
     Member,
+    ProjectSet,
     SyncState,
-    ensure_project,
-    ensure_set,
     inputs_fingerprint,
     nothing_to_do,
     projects_named,
@@ -67,30 +66,30 @@ def members_of(
     ]
 
 
-def opener(
-    client: LabelStudioClient,
+def project_set(
     settings: Settings,
+    client: LabelStudioClient,
     project: Project,
-    title: str,
     report: Report,
+    force_config: bool,
     adjudication: bool = False,
-    annotations_per_task: int = 1,
-) -> Callable[[int], Member]:
+) -> ProjectSet:
+    """A kind's project set (or its adjudication's) as the settings declare it."""
+    title = project.adjudication_title(settings) if adjudication else project.title(settings)
+    # One adjudicator settles an item, so an adjudication task is handed out once.
+    overlap = 1 if adjudication else settings.annotations_per_task
+    return ProjectSet(
+        client, settings.state_dir, project, title, report, force_config, overlap, adjudication
+    )
+
+
+def opener(settings: Settings, projects: ProjectSet) -> Callable[[int], Member]:
     """What sync_tasks calls to open the set's next project: same config, description and
     overlap as the first."""
 
     def open_next(member: int) -> Member:
-        info = ensure_project(
-            client,
-            settings.state_dir,
-            project,
-            title,
-            report,
-            annotations_per_task=annotations_per_task,
-            adjudication=adjudication,
-            member=member,
-        )
-        return info, state_path(settings, project, member, adjudication)
+        info = projects.ensure(member)
+        return info, state_path(settings, projects.project, member, projects.adjudication)
 
     return open_next
 
@@ -125,18 +124,9 @@ def sync_claims(
     first_state = state_path(settings, CLAIMS, 1)
     inputs = inputs_fingerprint(files, scheme_hash(), __version__)
 
-    def connect_project() -> tuple[LabelStudioClient, list[ProjectInfo]]:
-        client = connect(settings)
-        infos = ensure_set(
-            client,
-            settings.state_dir,
-            CLAIMS,
-            CLAIMS.title(settings),
-            report,
-            force_config=force_config,
-            annotations_per_task=settings.annotations_per_task,
-        )
-        return client, infos
+    def connect_project() -> tuple[ProjectSet, list[ProjectInfo]]:
+        projects = project_set(settings, connect(settings), CLAIMS, report, force_config)
+        return projects, projects.ensure_all()
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The server's round trips overlap reading raw/: a sync should cost the server's
@@ -147,7 +137,8 @@ def sync_claims(
         corpus = None if unchanged_inputs else report_corpus(report, load_corpus(settings))
         if corpus is not None and not corpus.articles:
             raise _no_articles(settings)
-        client, infos = connecting.result()
+        projects, infos = connecting.result()
+    client = projects.client
     ids = [info.id for info in infos]
     repaired = None
     if repair:
@@ -177,14 +168,7 @@ def sync_claims(
         full=full,
         reimport_deleted=reimport_deleted,
         limit=settings.max_tasks_per_project,
-        open_next=opener(
-            client,
-            settings,
-            CLAIMS,
-            CLAIMS.title(settings),
-            report,
-            annotations_per_task=settings.annotations_per_task,
-        ),
+        open_next=opener(settings, projects),
     )
     if repaired is not None:
         tell_repair(report, repaired, ids)
@@ -223,17 +207,8 @@ def sync_stance(
         f"{len(targets)} target(s), {len(pairs)} candidate pair(s) "
         f"(top {top_k}, similarity ≥ {min_similarity})"
     )
-    client = connect(settings)
-    title = STANCE_PROJECT.title(settings)
-    infos = ensure_set(
-        client,
-        settings.state_dir,
-        STANCE_PROJECT,
-        title,
-        report,
-        force_config=force_config,
-        annotations_per_task=settings.annotations_per_task,
-    )
+    projects = project_set(settings, connect(settings), STANCE_PROJECT, report, force_config)
+    client, infos = projects.client, projects.ensure_all()
     if repair:
         repaired = repair_duplicates(client, infos, STANCE_PROJECT.item_key)
         tell_repair(report, repaired, [info.id for info in infos])
@@ -247,14 +222,7 @@ def sync_stance(
         annotated_tasks=lambda: annotated_task_ids(settings, STANCE_PROJECT.name),
         full=repair,
         limit=settings.max_tasks_per_project,
-        open_next=opener(
-            client,
-            settings,
-            STANCE_PROJECT,
-            title,
-            report,
-            annotations_per_task=settings.annotations_per_task,
-        ),
+        open_next=opener(settings, projects),
     )
     tell(report, sync, client.url, "pair", "stance")
 
@@ -289,16 +257,8 @@ def send_adjudications(
         if not todo:
             report.say(f"{project.name}: nothing to adjudicate")
             continue
-        title = project.adjudication_title(settings)
-        infos = ensure_set(
-            client,
-            settings.state_dir,
-            project,
-            title,
-            report,
-            force_config=force_config,
-            adjudication=True,
-        )
+        projects = project_set(settings, client, project, report, force_config, adjudication=True)
+        infos = projects.ensure_all()
         sync = sync_tasks(
             client,
             members_of(settings, project, infos, adjudication=True),
@@ -307,7 +267,7 @@ def send_adjudications(
             progress=False,
             predictions={a.item_id: a.predictions for a in todo},
             limit=settings.max_tasks_per_project,
-            open_next=opener(client, settings, project, title, report, adjudication=True),
+            open_next=opener(settings, projects),
         )
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(Counter(a.reason for a in todo).items()))
         report.kept += sync.imported

@@ -120,136 +120,91 @@ def config_difference(current: str, declared: str) -> str:
     return "\n".join(diff)
 
 
-def ensure_project(
-    client: LabelStudioClient,
-    state_dir: Path,
-    project: Project,
-    title: str,
-    report: Report,
-    force_config: bool = False,
-    annotations_per_task: int = 1,
-    adjudication: bool = False,
-    member: int = 1,
-) -> ProjectInfo:
-    """The project with the declared config: created if missing, updated only if safe.
+@dataclass(frozen=True)
+class ProjectSet:
+    """A kind's projects on one server as sync opens them: the first titled `title`, then its
+    continuations ("<title> · 2", …, core/projects.py), each with the declared config.
 
-    Known by the id recorded in `state_dir` (see identity), so a project renamed in Label
-    Studio is still the one used. `annotations_per_task` is Label Studio's
+    Each is known by the id recorded in `state_dir` (see identity), so a project renamed in
+    Label Studio is still the one used. `annotations_per_task` is Label Studio's
     `maximum_annotations` (its overlap): the labeling stream keeps handing a task out until
-    that many annotators have answered it. `member` > 1 is a continuation of the set whose
-    first project is titled `title` (core/projects.py).
+    that many annotators have answered it.
     """
-    info = find_project(
-        client,
-        state_dir,
-        project,
-        title,
-        report,
-        force_config,
-        annotations_per_task,
-        adjudication,
-        member,
-    )
-    if info is not None:
-        return info
-    name = member_name(project.adjudication_name if adjudication else project.name, member)
-    return identity.create(
-        client,
-        state_dir,
-        name,
-        member_title(title, member),
-        project.labeling_config(adjudication),
-        ADJUDICATION_DESCRIPTION if adjudication else project.description,
-        annotations_per_task,
-        say=report.say,
-    )
 
+    client: LabelStudioClient
+    state_dir: Path
+    project: Project
+    title: str
+    report: Report
+    force_config: bool = False
+    annotations_per_task: int = 1
+    adjudication: bool = False
 
-def ensure_set(
-    client: LabelStudioClient,
-    state_dir: Path,
-    project: Project,
-    title: str,
-    report: Report,
-    force_config: bool = False,
-    annotations_per_task: int = 1,
-    adjudication: bool = False,
-) -> list[ProjectInfo]:
-    """The projects of a kind's set, each with the declared config; the first created if
-    missing, the continuations only found (sync_tasks opens them when the set is full)."""
-    found = [
-        ensure_project(
-            client,
-            state_dir,
-            project,
-            title,
-            report,
-            force_config,
-            annotations_per_task,
-            adjudication,
+    def name(self, member: int = 1) -> str:
+        kind = self.project.adjudication_name if self.adjudication else self.project.name
+        return member_name(kind, member)
+
+    def ensure(self, member: int = 1) -> ProjectInfo:
+        """The `member`-th project with the declared config: created if missing, updated only
+        if safe."""
+        info = self.find(member)
+        if info is not None:
+            return info
+        return identity.create(
+            self.client,
+            self.state_dir,
+            self.name(member),
+            member_title(self.title, member),
+            self.project.labeling_config(self.adjudication),
+            ADJUDICATION_DESCRIPTION if self.adjudication else self.project.description,
+            self.annotations_per_task,
+            say=self.report.say,
         )
-    ]
-    while True:
-        info = find_project(
-            client,
-            state_dir,
-            project,
-            title,
-            report,
-            force_config,
-            annotations_per_task,
-            adjudication,
-            len(found) + 1,
-        )
+
+    def ensure_all(self) -> list[ProjectInfo]:
+        """Every project of the set, each with the declared config; the first created if
+        missing, the continuations only found (sync_tasks opens them when the set is full)."""
+        found = [self.ensure()]
+        while (info := self.find(len(found) + 1)) is not None:
+            found.append(info)
+        return found
+
+    def find(self, member: int = 1) -> ProjectInfo | None:
+        """The `member`-th project brought to the declared config, or None if missing."""
+        client, report, project = self.client, self.report, self.project
+        declared = project.labeling_config(self.adjudication)
+        title = member_title(self.title, member)
+        info = identity.resolve(client, self.state_dir, self.name(member), title, say=report.say)
         if info is None:
-            return found
-        found.append(info)
-
-
-def find_project(
-    client: LabelStudioClient,
-    state_dir: Path,
-    project: Project,
-    title: str,
-    report: Report,
-    force_config: bool = False,
-    annotations_per_task: int = 1,
-    adjudication: bool = False,
-    member: int = 1,
-) -> ProjectInfo | None:
-    """The project (see ensure_project) brought to the declared config, or None if missing."""
-    declared = project.labeling_config(adjudication)
-    name = member_name(project.adjudication_name if adjudication else project.name, member)
-    title = member_title(title, member)
-    info = identity.resolve(client, state_dir, name, title, say=report.say)
-    if info is None:
-        return None
-    if info.maximum_annotations != annotations_per_task:
-        client.update_project(info.id, maximum_annotations=annotations_per_task)
-        report.say(f"project {title!r}: annotations per task set to {annotations_per_task}")
-        info = client.project(info.id)
-    if _normal(info.label_config) == _normal(declared):
-        return info
-    difference = config_difference(info.label_config, declared)
-    if info.annotation_count and not force_config:
-        raise BuilderError(
-            f"project {title!r} (id {info.id}) has {info.annotation_count} annotations and a "
-            f"config that differs from the declared one:\n{difference}",
-            fix="leave it (set another title to start a new project), or rerun with "
-            "--force-config to update it: existing answers are kept",
-        )
-    old_labels = set(CHOICE_VALUE.findall(info.label_config))
-    missing = old_labels - set(project.question.names)
-    if info.annotation_count and missing:
-        raise BuilderError(
-            f"the declared config drops labels {sorted(missing)} that annotations of project "
-            f"{info.id} may use; refusing to orphan them",
-            fix="labels may be appended, never removed: restore them in builder/core/scheme.py",
-        )
-    client.validate_config(info.id, declared)
-    client.update_project(info.id, label_config=declared)
-    report.say(f"updated the config of project {title!r} (id {info.id}):\n{difference}")
-    return client.project(info.id)
+            return None
+        if info.maximum_annotations != self.annotations_per_task:
+            client.update_project(info.id, maximum_annotations=self.annotations_per_task)
+            report.say(
+                f"project {title!r}: annotations per task set to {self.annotations_per_task}"
+            )
+            info = client.project(info.id)
+        if _normal(info.label_config) == _normal(declared):
+            return info
+        difference = config_difference(info.label_config, declared)
+        if info.annotation_count and not self.force_config:
+            raise BuilderError(
+                f"project {title!r} (id {info.id}) has {info.annotation_count} annotations and a "
+                f"config that differs from the declared one:\n{difference}",
+                fix="leave it (set another title to start a new project), or rerun with "
+                "--force-config to update it: existing answers are kept",
+            )
+        old_labels = set(CHOICE_VALUE.findall(info.label_config))
+        missing = old_labels - set(project.question.names)
+        if info.annotation_count and missing:
+            raise BuilderError(
+                f"the declared config drops labels {sorted(missing)} that annotations of project "
+                f"{info.id} may use; refusing to orphan them",
+                fix="labels may be appended, never removed: restore them in builder/core/scheme.py",
+            )
+        client.validate_config(info.id, declared)
+        client.update_project(info.id, label_config=declared)
+        report.say(f"updated the config of project {title!r} (id {info.id}):\n{difference}")
+        return client.project(info.id)
 
 
 def inputs_fingerprint(paths: list[Path], *extra: str) -> str:
