@@ -405,12 +405,14 @@ def test_two_machines_at_once_one_project_then_duplicates_reported_and_repaired(
     """No lock spans two machines: two roots against one server stand for them."""
     a = machine_root(tmp_path, labelstudio, tag, "a")
     b = machine_root(tmp_path, labelstudio, tag, "b")
-    together(
+    results = together(
         start(a, "sync", "--no-progress", SYNC_BATCH_SIZE="5"),
         start(b, "sync", "--no-progress", SYNC_BATCH_SIZE="5"),
     )
-    # However the two interleaved, one project of that title is left.
-    [project_id] = api.project_ids(f"faults {tag}")
+    # However the two interleaved, one project of that title is left (said: what each run said).
+    projects = api.project_ids(f"faults {tag}")
+    assert len(projects) == 1, [(r.returncode, r.stdout[-500:], r.stderr[-500:]) for r in results]
+    [project_id] = projects
     counts = api.sentence_counts(project_id)
     # Both imported at once: whatever sentences got two tasks are reported, and repaired.
     raced = sorted(s for s, n in counts.items() if n > 1)
