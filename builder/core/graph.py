@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 
 def components(nodes: Iterable[str], links: Iterable[tuple[str, str]]) -> list[list[str]]:
     """The connected components of `nodes` joined by `links` (whose ends count as nodes too),
     each sorted, in the order of their smallest node: the result does not depend on input order."""
+    # Imported here: scipy.sparse takes a quarter of a second, which every command that reads
+    # the corpus would pay even when no story is joined.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     index: dict[str, int] = {}
     for node in nodes:
         index.setdefault(node, len(index))

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from crowdkit.aggregation import DawidSkene
 
 from builder.core.config import AGGREGATIONS, DEFAULT_MIN_POSTERIOR
 from builder.core.scheme import question_for
@@ -177,6 +176,10 @@ class _Fit:
 def _dawid_skene(records: list[dict[str, Any]], truth: dict[str, str]) -> _Fit:
     """Fit crowd-kit's Dawid-Skene to the annotators' own answers; adjudicated items are held
     at their ground truth during EM, so they teach the model who is reliable."""
+    # Imported here: crowd-kit takes a second and a half to import (it loads nltk), which
+    # every command that imports this module would pay, a `sync` with nothing new included.
+    from crowdkit.aggregation import DawidSkene
+
     answers = latest_per_annotator(records)
     if not answers:
         return _Fit({}, [])

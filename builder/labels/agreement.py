@@ -14,7 +14,6 @@ from typing import Any
 
 import krippendorff
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 
 
 @dataclass(frozen=True)
@@ -190,6 +189,10 @@ def _kappa(pairs: list[tuple[str, str]], labels: Sequence[str]) -> float | None:
     # is 0/0 (scikit-learn warns and returns nan there).
     if len(set(first) | set(second)) == 1:
         return None
+    # Imported here: sklearn.metrics takes a second to import, which every command that
+    # aggregates labels would pay, a `sync` with nothing new included.
+    from sklearn.metrics import cohen_kappa_score
+
     return float(cohen_kappa_score(first, second, labels=list(labels)))
 
 
