@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -394,6 +396,54 @@ def test_an_incremental_paged_pull_replaces_its_tasks_and_keeps_the_rest(
     assert [t["id"] for t in json.loads(paths.tasks.read_bytes())] == [1, 2, 3, 4, 5]
     assert sorted(r["annotation_id"] for r in read_records(paths.accepted)) == [101, 102, 203, 501]
     assert counts.changed_tasks == 2
+
+
+def test_pages_are_processed_as_they_arrive_while_the_next_is_exported(
+    paths: PullPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pull, "CHUNK", 1)
+    export = first_export()
+    first, second = save_pages(paths, export[:2], export[2:])
+    validating = threading.Event()
+
+    def spy(tasks: list[dict[str, Any]]) -> set[str]:
+        validating.set()
+        return KNOWN
+
+    feed = pull.PageFeed()
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        processing = worker.submit(
+            process_pages, paths, feed, spy, 42, server_time=feed.server_time
+        )
+        try:
+            feed.put(first, "2024-06-27T10:05:00")
+            # The first page is validated before the second exists: the export and the
+            # validation overlap.
+            assert validating.wait(timeout=30)
+            assert not processing.done()
+            feed.put(second, "2024-06-27T10:06:00")
+        finally:
+            feed.close(complete=validating.is_set())
+        counts = processing.result(timeout=30)
+    whole = PullPaths(paths.root / "whole", "claims")
+    assert counts.counts == process_pages(whole, [save(whole, export)], known, 42).counts
+    assert read_records(paths.accepted) == read_records(whole.accepted)
+    summary = read_summary(paths.summary)
+    assert summary is not None
+    assert summary["snapshots"] == [first.name, second.name]
+    assert summary["server_time"] == "2024-06-27T10:05:00"
+
+
+def test_an_export_that_stops_before_its_last_page_publishes_nothing(paths: PullPaths) -> None:
+    process_pages(paths, save_pages(paths, first_export()), known, 42)
+    before = {f: f.read_bytes() for f in (paths.tasks, paths.accepted, paths.summary)}
+    [page] = save_pages(paths, [task(1, "s-1", [])])
+    feed = pull.PageFeed()
+    feed.put(page, "2024-06-27T11:00:00")
+    feed.close(complete=False)
+    with pytest.raises(pull.PullInterrupted, match="before its last page"):
+        process_pages(paths, feed, known, 42, allow_shrink=True)
+    assert {f: f.read_bytes() for f in before} == before
 
 
 def test_a_task_in_two_pages_is_kept_once_the_later_copy(paths: PullPaths) -> None:

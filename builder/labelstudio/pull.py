@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,7 +20,7 @@ from builder.core.config import Settings
 from builder.core.errors import BuilderError
 from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT, member_name
 from builder.core.report import Report
-from builder.inputs.corpus import load_corpus
+from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.records import (
     DamagedFile,
     PullPaths,
@@ -126,7 +129,7 @@ class PullCounts:
         }
 
 
-def page_tasks(pages: list[Path], counts: PullCounts) -> Iterator[dict[str, Any]]:
+def page_tasks(pages: Iterable[Path], counts: PullCounts) -> Iterator[dict[str, Any]]:
     """The tasks of saved export pages, one page in memory at a time, in task id order.
 
     Pages cover ascending, disjoint ranges of task ids (client.export_pages); a task seen twice
@@ -176,13 +179,13 @@ def chunks(tasks: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str
 
 def process_pages(
     paths: PullPaths,
-    pages: list[Path],
+    pages: Iterable[Path],
     known_items: Callable[[list[dict[str, Any]]], set[str]],
     project_id: int | None,
     question_project: str | None = None,
     ground_truth: bool = False,
     merge: bool = False,
-    server_time: str = "",
+    server_time: str | Callable[[], str] = "",
     allow_shrink: bool = False,
     expected_data: Callable[[], dict[str, dict[str, Any]]] | None = None,
 ) -> PullCounts:
@@ -195,12 +198,14 @@ def process_pages(
     With `merge`, the pages hold only the tasks changed since the last pull: they replace
     their earlier versions and the rest is kept. `known_items` says, from the tasks, which item
     ids still belong to the corpus. Everything is streamed, CHUNK tasks at a time, so memory
-    does not grow with the project. The summary is written last, so a crash before it leaves
-    the next pull to redo this one.
+    does not grow with the project. `pages` may still be arriving (a PageFeed): each is read
+    when it comes, and `server_time` may then be asked for once they are all in. The summary is
+    written last, so a crash before it leaves the next pull to redo this one.
     """
     previous = read_summary(paths.summary) if merge else None
     counts = PullCounts()
-    fresh = page_tasks(pages, counts)
+    read: list[Path] = []
+    fresh = page_tasks(_noted(pages, read), counts)
     old = read_tasks(paths.tasks) if merge and paths.tasks.is_file() else iter(())
     project = question_project or paths.project
     expected = expected_data() if expected_data else None
@@ -226,7 +231,7 @@ def process_pages(
                 tasks_out.write(separator + json.dumps(task, ensure_ascii=False).encode("utf-8"))
                 separator = b",\n"
             validated = validate_export(project, chunk, known_items(chunk), ground_truth)
-            check_counts(validated, pages[-1] if pages else paths.tasks)
+            check_counts(validated, read[-1] if read else paths.tasks)
             if before:
                 tasks_seen.update(t["id"] for t in chunk if t.get("id") in before_tasks)
                 kept.update(
@@ -240,14 +245,14 @@ def process_pages(
             accepted_out.writelines(json_line(row) for row in validated.accepted)
             counts.add(validated)
         tasks_out.write(b"\n]\n")
-        check_no_records_lost(paths, before, kept, rejected_now, tasks_seen, pages)
-    names = [page.name for page in pages]
+        check_no_records_lost(paths, before, kept, rejected_now, tasks_seen, read)
+    names = [page.name for page in read]
     summary: dict[str, Any] = {
         "project": paths.project,
         "project_id": project_id,
         "snapshot": names[-1] if names else "",
         "snapshots": (previous or {}).get("snapshots", []) + names,
-        "server_time": server_time,
+        "server_time": server_time() if callable(server_time) else server_time,
         "incremental": merge,
         "changed_tasks": counts.changed_tasks,
         "counts": counts.counts,
@@ -255,6 +260,50 @@ def process_pages(
     }
     write_json(paths.summary, summary)
     return counts
+
+
+def _noted(pages: Iterable[Path], read: list[Path]) -> Iterator[Path]:
+    """The pages, each added to `read` as it is handed on."""
+    for page in pages:
+        read.append(page)
+        yield page
+
+
+class PullInterrupted(BuilderError):
+    """The export stopped before its last page: what was processed must not be published."""
+
+
+class PageFeed:
+    """Saved export pages, handed from the thread that exports them to the one that processes
+    them, so the server exports the next page while the last one is validated."""
+
+    _END = object()
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[object] = queue.Queue()
+        self.times: list[str] = []
+
+    def put(self, page: Path, page_time: str) -> None:
+        self.times.append(page_time)
+        self._queue.put(page)
+
+    def close(self, complete: bool) -> None:
+        """No more pages; an incomplete feed makes its reader raise PullInterrupted."""
+        self._queue.put(self._END if complete else None)
+
+    def server_time(self) -> str:
+        """The first page's time: what changes after it, the next pull looks for."""
+        return min(self.times)
+
+    def __iter__(self) -> Iterator[Path]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if item is None:
+                raise PullInterrupted("the export stopped before its last page: nothing written")
+            assert isinstance(item, Path)
+            yield item
 
 
 def check_counts(validated: Validated, snapshot: Path) -> None:
@@ -358,21 +407,51 @@ def pull_projects(
 ) -> None:
     """Every project's (and its adjudication's) changed tasks: saved verbatim page by page,
     then validated; a pull that would lose records of the last one is refused unless
-    `allow_shrink`."""
-    corpus = load_corpus(settings)
-    for problem in corpus.problems:
-        report.problem(problem)
-    known_sentences = corpus.labeled_sentence_ids()
+    `allow_shrink`.
+
+    The server's export is most of a pull's time, spent waiting: a second thread meanwhile
+    reads raw/ and validates each saved page while the server exports the next.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as worker:
+        loading = worker.submit(load_corpus, settings)
+        try:
+            _pull_all(settings, report, full, allow_shrink, worker, loading)
+        finally:
+            # Said even when the pull fails: bad input may be why.
+            if loading.done() and loading.exception() is None:
+                for problem in loading.result().problems:
+                    report.problem(problem)
+
+
+def _pull_all(
+    settings: Settings,
+    report: Report,
+    full: bool,
+    allow_shrink: bool,
+    worker: ThreadPoolExecutor,
+    loading: Future[Corpus],
+) -> None:
+    known_sentences: set[str] = set()
+
+    def corpus_sentences() -> set[str]:
+        # Called on the worker thread, after `loading` (the worker runs one job at a time).
+        if not known_sentences:
+            known_sentences.update(loading.result().labeled_sentence_ids())
+        return known_sentences
 
     def claim_data() -> dict[str, dict[str, Any]]:
-        return {task[CLAIMS.item_key]: task for task in claim_tasks(corpus)}
+        return {task[CLAIMS.item_key]: task for task in claim_tasks(loading.result())}
 
     def known_pairs(tasks: list[dict[str, Any]]) -> set[str]:
         data = [t.get("data") or {} for t in tasks]
         key = STANCE_PROJECT.item_key
-        return {d[key] for d in data if key in d and d.get(CLAIMS.item_key) in known_sentences}
+        known = corpus_sentences()
+        return {d[key] for d in data if key in d and d.get(CLAIMS.item_key) in known}
 
-    known_items = {CLAIMS.name: lambda tasks: known_sentences, STANCE_PROJECT.name: known_pairs}
+    known_items: dict[str, Callable[[list[dict[str, Any]]], set[str]]] = {
+        CLAIMS.name: lambda tasks: corpus_sentences(),
+        STANCE_PROJECT.name: known_pairs,
+    }
     client = LabelStudioClient(settings)
     client.check()
     kinds = [
@@ -396,27 +475,40 @@ def pull_projects(
                 report.warn(f"{name}: {message}")
             since = since_last_pull(paths, info.id, full)
             pull_name = new_pull_name(paths)
-            pages, times = [], []
-            for number, (data, page_time) in enumerate(
-                client.export_pages(info.id, settings.pull_page_size, since), start=1
-            ):
-                # Each page saved verbatim, under the pull's name, before anything reads it.
-                pages.append(save_snapshot(paths, data, pull_name, number))
-                times.append(page_time)
-            # The first page's time: what changes after it, the next pull looks for.
-            server_time = min(times)
-            counts = process_pages(
+            feed = PageFeed()
+            processing = worker.submit(
+                process_pages,
                 paths,
-                pages,
+                feed,
                 known_items[project.name],
                 info.id,
                 project.name,
                 ground_truth=set_name != project.name,
                 merge=since is not None,
-                server_time=server_time,
+                server_time=feed.server_time,
                 allow_shrink=allow_shrink,
                 expected_data=claim_data if project is CLAIMS else None,
             )
+            pages: list[Path] = []
+            complete = False
+            try:
+                for number, (data, page_time) in enumerate(
+                    client.export_pages(info.id, settings.pull_page_size, since), start=1
+                ):
+                    # Each page saved verbatim, under the pull's name, before anything reads it.
+                    pages.append(save_snapshot(paths, data, pull_name, number))
+                    feed.put(pages[-1], page_time)
+                    if processing.done():
+                        break  # it failed: its error is raised below, no use exporting more
+                else:
+                    complete = True
+            finally:
+                feed.close(complete)
+                if not complete:
+                    # Our own error goes first; the worker's ("interrupted") is only its echo.
+                    with contextlib.suppress(Exception):
+                        processing.result()
+            counts = processing.result()
             tell(report, name, pages, counts.counts, paths, since)
             changed = (read_summary(paths.summary) or {}).get("data_changed_on_server") or {}
             if changed:
