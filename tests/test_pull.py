@@ -602,3 +602,29 @@ def test_the_records_of_a_set_of_projects_are_read_as_one(tmp_path: Path) -> Non
 
 def test_project_records_without_pulls_is_empty(tmp_path: Path) -> None:
     assert project_records(Settings(root=tmp_path), "claims") == []
+
+
+# repair ----------------------------------------------------------------------------------
+
+
+def test_repair_trusts_the_tasks_file_by_its_digest_and_mends_a_damaged_one(
+    paths: PullPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process_pages(paths, [save(paths, first_export())], known, 42)
+    parsed: list[Path] = []
+    read_task_list = pull.read_task_list
+
+    def spy(path: Path) -> list[dict[str, Any]]:
+        parsed.append(path)
+        return read_task_list(path)
+
+    monkeypatch.setattr(pull, "read_task_list", spy)
+    # As the last pull wrote it: its digest says so, nothing is parsed.
+    assert pull.repair(paths) == []
+    assert parsed == []
+    # Cut short: the digest differs, the file is read, found damaged and rebuilt.
+    whole = paths.tasks.read_bytes()
+    paths.tasks.write_bytes(whole[: len(whole) // 2])
+    [message] = pull.repair(paths)
+    assert "rebuilt from the saved pulls" in message
+    assert json.loads(paths.tasks.read_bytes()) == json.loads(whole)

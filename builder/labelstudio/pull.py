@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import queue
 import sys
@@ -65,6 +66,8 @@ def repair(paths: PullPaths) -> list[str]:
         return done
     if summary is None or not paths.tasks.is_file():
         return done
+    if summary.get("tasks_sha256") == _sha256(paths.tasks):
+        return done  # as the last pull wrote it: no need to parse it to know
     try:
         read_task_list(paths.tasks)
         return done
@@ -82,6 +85,11 @@ def repair(paths: PullPaths) -> list[str]:
     write_bytes(paths.tasks, json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
     done.append(f"{damage}: rebuilt from the saved pulls it came from ({len(tasks)} tasks)")
     return done
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def new_pull_name(paths: PullPaths) -> str:
@@ -224,11 +232,18 @@ def process_pages(
         open_atomic(paths.rejects) as rejects_out,
         open_atomic(paths.accepted) as accepted_out,
     ):
-        tasks_out.write(b"[")
+        # Its digest, in the summary, lets the next pull trust it without parsing it (repair).
+        digest = hashlib.sha256()
+
+        def write_tasks(data: bytes) -> None:
+            tasks_out.write(data)
+            digest.update(data)
+
+        write_tasks(b"[")
         separator = b"\n"
         for chunk in chunks(merged(old, fresh), CHUNK):
             for task in chunk:
-                tasks_out.write(separator + json.dumps(task, ensure_ascii=False).encode("utf-8"))
+                write_tasks(separator + json.dumps(task, ensure_ascii=False).encode("utf-8"))
                 separator = b",\n"
             validated = validate_export(project, chunk, known_items(chunk), ground_truth)
             check_counts(validated, read[-1] if read else paths.tasks)
@@ -244,7 +259,7 @@ def process_pages(
             rejects_out.writelines(json_line(row) for row in validated.rejected)
             accepted_out.writelines(json_line(row) for row in validated.accepted)
             counts.add(validated)
-        tasks_out.write(b"\n]\n")
+        write_tasks(b"\n]\n")
         check_no_records_lost(paths, before, kept, rejected_now, tasks_seen, read)
     names = [page.name for page in read]
     summary: dict[str, Any] = {
@@ -254,6 +269,7 @@ def process_pages(
         "snapshots": (previous or {}).get("snapshots", []) + names,
         "server_time": server_time() if callable(server_time) else server_time,
         "incremental": merge,
+        "tasks_sha256": digest.hexdigest(),
         "changed_tasks": counts.changed_tasks,
         "counts": counts.counts,
         "data_changed_on_server": changed,
