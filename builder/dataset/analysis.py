@@ -58,10 +58,6 @@ class Analyst:
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
             self._pool.submit(warm_up)
 
-    @property
-    def in_worker(self) -> bool:
-        return self._pool is not None
-
     def submit(self, rows: dict[str, Rows]) -> None:
         if self._pool is None:
             self._result = analyse(rows)
