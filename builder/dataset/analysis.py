@@ -20,6 +20,7 @@ def warm_up() -> None:
     """Import what `analyse` needs (sklearn, scipy, datasketch: ~2 s), ahead of the rows."""
     import datasketch  # noqa: F401
     import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
 
     import builder.dataset.baseline  # noqa: F401
     import builder.dataset.leakage  # noqa: F401
