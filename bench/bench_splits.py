@@ -29,6 +29,7 @@ CHECKWORTHY = Path(os.environ.get("CHECKWORTHY_DEV", SHARED / "checkworthy-dev")
 def audit_child(root: Path, export_file: Path) -> dict[str, float]:
     """Pull's offline half (untimed), then `make dataset`'s work, with the audit timed inside."""
     import builder.dataset.build as build_module
+    import builder.dataset.leakage as leakage_module
     from builder.core.config import Settings
     from builder.dataset.stance_rows import stance_parts
     from builder.inputs.corpus import load_corpus
@@ -43,7 +44,9 @@ def audit_child(root: Path, export_file: Path) -> dict[str, float]:
     process_pages(paths, [save_snapshot(paths, export_file.read_bytes())], lambda t: known, 1)
 
     audited: dict[str, float] = {}
-    real_audit = build_module.audit
+    # build_dataset runs it in this process (its analyst is in-process): analysis.py calls
+    # the leakage module's audit.
+    real_audit = leakage_module.audit
 
     def timed_audit(rows_by_split: Any) -> Any:
         mark = time.perf_counter()
@@ -51,7 +54,7 @@ def audit_child(root: Path, export_file: Path) -> dict[str, float]:
         audited["audit"] = time.perf_counter() - mark
         return result
 
-    build_module.audit = timed_audit
+    leakage_module.audit = timed_audit
     # The dataset step as `make dataset` runs it: corpus, labels, splits, audit, files.
     mark = time.perf_counter()
     corpus = load_corpus(settings)

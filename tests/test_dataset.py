@@ -784,10 +784,10 @@ def test_every_build_audits_leakage_and_lists_it_beside_the_dataset(tmp_path: Pa
 # The dataset step: its report, and "nothing changed" ---------------------------------------
 
 
-def make(settings: Settings, accept_imbalance: bool = True) -> Report:
+def make(settings: Settings, accept_imbalance: bool = True, **options: Any) -> Report:
     """The dataset step as `make dataset` runs it (the balance of the splits is not the point)."""
     report = Report("dataset")
-    make_dataset(settings, report, accept_imbalance=accept_imbalance)
+    make_dataset(settings, report, accept_imbalance=accept_imbalance, **options)
     return report
 
 
@@ -841,3 +841,89 @@ def test_bad_input_is_reported_at_every_build(tmp_path: Path) -> None:
         report = make(settings)
         assert not report.unchanged
         assert report.exit_code == 1 and "bad.jsonl:1" in report.problems[0]
+
+
+# The baselines and leakage audit in a worker process (large builds) ------------------------
+
+
+def test_a_large_build_fits_in_a_worker_and_writes_the_same_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = make_root(tmp_path / "here")
+    make(here)
+    worker = make_root(tmp_path / "worker")
+    shutil.copy(here.pseudonym_key_path, worker.pseudonym_key_path)
+
+    # Fits in this process would fail: the worker, a new process, has the real ones.
+    def no_fits_here(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the baseline ran in the build's own process")
+
+    monkeypatch.setattr("builder.dataset.baseline.baseline", no_fits_here)
+    report = make(worker, worker_min_records=0)
+    assert report.wrote == [str(worker.dataset_dir)]
+    assert tree(worker.dataset_dir) == tree(here.dataset_dir)
+    manifest = json.loads((worker.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["baseline"]["claims"]["trained"] and manifest["leakage"]["test_sentences"]
+
+
+def test_small_builds_fit_in_their_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_root(tmp_path / "root")
+
+    def fits_here(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("fitted in the build's own process")
+
+    monkeypatch.setattr("builder.dataset.baseline.baseline", fits_here)
+    with pytest.raises(RuntimeError, match="own process"):
+        make(settings)
+    assert not settings.dataset_dir.exists()
+
+
+def _worker_dies(rows: Any) -> None:
+    os._exit(3)  # as a worker killed by the kernel (out of memory) or a signal
+
+
+def _worker_raises(rows: Any) -> None:
+    raise ValueError("no fit (simulated)")
+
+
+@pytest.mark.parametrize(
+    ("analyse", "said"),
+    [(_worker_dies, "BrokenProcessPool"), (_worker_raises, "ValueError: no fit \\(simulated")],
+)
+def test_a_failed_worker_fails_the_build_and_leaves_the_previous_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, analyse: Any, said: str
+) -> None:
+    settings = make_root(tmp_path / "root")
+    make(settings)
+    before = tree(settings.dataset_dir)
+    exports_before = sorted(p.name for p in settings.exports_dir.iterdir())
+    write_pull(settings, annotation_records(settings)[:-2])  # something to build
+    # Sent to the worker by name: it runs the test module's function.
+    monkeypatch.setattr("builder.dataset.analysis.analyse", analyse)
+    with pytest.raises(BuilderError, match=f"worker process \\({said}") as failed:
+        make(settings, worker_min_records=0)
+    assert "Nothing was written" in str(failed.value)
+    assert tree(settings.dataset_dir) == before
+    assert sorted(p.name for p in settings.exports_dir.iterdir()) == exports_before
+
+
+def test_nothing_changed_imports_no_sklearn_matplotlib_or_datasets(tmp_path: Path) -> None:
+    settings = make_root(tmp_path / "root")
+    make(settings)
+    script = (
+        "import sys\n"
+        "from builder.core.config import Settings\n"
+        "from builder.core.report import Report\n"
+        "from builder.dataset.build import make_dataset\n"
+        "report = Report('dataset')\n"
+        f"make_dataset(Settings(root={str(settings.root)!r}), report, accept_imbalance=True)\n"
+        "assert report.unchanged\n"
+        "heavy = ('sklearn', 'scipy', 'matplotlib', 'datasets', 'pyarrow', 'pandas')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]"

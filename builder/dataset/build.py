@@ -16,11 +16,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from builder import __version__
 from builder.core.atomic import (
@@ -33,14 +31,11 @@ from builder.core.atomic import (
 )
 from builder.core.config import PULLS_DIR, Settings
 from builder.core.errors import BuilderError
-from builder.core.features import features_for
 from builder.core.projects import CLAIMS, PROJECTS
 from builder.core.report import Report
 from builder.core.scheme import SCHEME_VERSION, question_for, scheme_hash
-from builder.dataset.baseline import baseline
+from builder.dataset.analysis import BASELINE_CONFIGS, Analyst
 from builder.dataset.card import render_card
-from builder.dataset.figures import annotator_confusion, label_distribution, learning_curve
-from builder.dataset.leakage import audit
 from builder.dataset.splits import (
     SHARE_TOLERANCE,
     Carried,
@@ -51,22 +46,21 @@ from builder.dataset.splits import (
     share_problem,
     test_share,
 )
-from builder.dataset.stance_rows import stance_parts
-from builder.inputs.corpus import Corpus, load_corpus
-from builder.labels.aggregate import (
-    ItemLabel,
-    aggregate_with_competences,
-    answer,
-    competences,
-    effective_method,
-)
-from builder.labels.quality import agreement_and_confusion
 from builder.labels.records import project_records, pull_paths, pull_summary, set_names
-from builder.tasks.claims import claim_tasks
+
+# Imported where used: a build with nothing changed returns before any of them is needed, and
+# they cost seconds to import (datasets, pyarrow, pandas, matplotlib; sklearn is analysis.py's).
+if TYPE_CHECKING:
+    from builder.inputs.corpus import Corpus
+    from builder.labels.aggregate import ItemLabel
 
 SPLITS = ("train", "test")
 # Written into every dataset folder the builder makes: only a folder with it is ever replaced.
 MARKER = ".made-by-factcheck-builder"
+# From this many accepted records on, the baselines and leakage audit run in a worker process:
+# its imports (sklearn, scipy: ~2 s) then overlap the build's own work; on fewer, they would
+# cost more than the work they let overlap.
+WORKER_MIN_RECORDS = 3000
 _STAGING = re.compile(r"\.(?P<name>.+)\.staging-(?P<pid>\d+)-[0-9a-f]+")
 
 
@@ -135,6 +129,8 @@ def claims_rows(
 
     The rest is counted in `report` by reason: not labeled yet, or unresolved (a tie or a low
     posterior)."""
+    from builder.tasks.claims import claim_tasks
+
     controls = controls or {}
     names = CLAIMS.question.names
     positions = {s.sentence_id: s for s in corpus.all_sentences()}
@@ -181,6 +177,8 @@ def annotation_rows(
     report: Report | None = None,
 ) -> list[dict[str, Any]]:
     """One row per accepted annotation of an item of the dataset's corpus (counted otherwise)."""
+    from builder.labels.aggregate import answer
+
     rows = []
     for record in sorted(records, key=lambda r: (r["project"], r["annotation_id"])):
         if record["item_id"] not in story_of_item:
@@ -209,6 +207,11 @@ def annotation_rows(
 def write_split_files(
     staging: Path, config: str, rows_by_split: dict[str, list[dict[str, Any]]]
 ) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from builder.core.features import features_for
+
     features = features_for(config)
     # The arrow schema carries the features (ClassLabel names included) in its "huggingface"
     # metadata, so load_dataset reads them back; building the table in arrow directly skips
@@ -342,6 +345,9 @@ def previous_splits(dataset_dir: Path) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError):
         pass
     # A damaged manifest: the last build's data files say where each story went.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     stories: dict[str, str] = {}
     for path in sorted(dataset_dir.glob("data/*/*.parquet")):
         split = path.name.split("-")[0]
@@ -483,14 +489,21 @@ def build_dataset(
     sources: dict[str, Any] | None = None,
     inputs: str = "",
     accept_imbalance: bool = False,
+    analyst: Analyst | None = None,
 ) -> dict[str, Any]:
     """Write exports/<name>/ whole: written aside, then moved into place. Returns the manifest.
 
     Control items (sentence id -> known label) are flagged, and their groups kept in train. A
     test share far from TEST_SIZE stops the build (nothing written) unless `accept_imbalance`.
     `sources` is the build's provenance when the caller has it already (it hashes files);
-    `inputs`, the key of clean inputs that lets the next build say "nothing changed".
+    `inputs`, the key of clean inputs that lets the next build say "nothing changed";
+    `analyst`, where the baselines and leakage audit run (here when None).
     """
+    from builder.labels.aggregate import aggregate_with_competences, competences, effective_method
+    from builder.labels.quality import agreement_and_confusion
+    from builder.tasks.claims import claim_tasks
+
+    analyst = analyst or Analyst(worker=False)
     controls = controls or {}
     target = settings.dataset_dir
     for message in tidy_exports(settings):
@@ -542,16 +555,19 @@ def build_dataset(
         staging.mkdir(parents=True)
         write_json(staging / MARKER, {"made_by": "fact-check dataset builder"}, shared=True)
         counts: dict[str, dict[str, Any]] = {}
-        baselines: dict[str, dict[str, Any]] = {}
+        splits_of: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for config, config_rows in rows.items():
             by_split: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
             for row in config_rows:
                 by_split[assignment[group_of(config, row)]].append(row)
+            splits_of[config] = by_split
+        # In a worker, the fits run while this process writes the files and draws the figures.
+        analyst.submit({c: splits_of[c] for c in BASELINE_CONFIGS if c in splits_of})
+        # Imported after the rows are sent: matplotlib takes half a second.
+        from builder.dataset.figures import annotator_confusion, label_distribution, learning_curve
+
+        for config, by_split in splits_of.items():
             write_split_files(staging, config, by_split)
-            if config in ("claims", "stance"):
-                baselines[config] = baseline(config, by_split)
-            if config == "claims":
-                leakage = audit(by_split)
             counts[config] = {split: len(by_split[split]) for split in SPLITS}
             if config in PROJECTS:
                 label_field = PROJECTS[config].question.name
@@ -563,24 +579,10 @@ def build_dataset(
                     }
                     for split in SPLITS
                 }
-        manifest = {
-            "builder_version": __version__,
-            "license": settings.dataset_license,
-            "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
-            **(sources or provenance(settings)),
-            **({"inputs": inputs} if inputs else {}),
-            # What `datasets` keys its cache on comes from the card: these put each build's
-            # content there (card.py), so a rebuild is never served from an older one's cache.
-            "data_files": {
-                path.relative_to(staging).as_posix(): file_digest(path)
-                for path in sorted((staging / "data").rglob("*.parquet"))
-            },
-            "counts": counts,
-            "unresolved": unresolved,
-            "splits": plan.manifest,
-            "leakage": leakage.summary,
+        data_files = {
+            path.relative_to(staging).as_posix(): file_digest(path)
+            for path in sorted((staging / "data").rglob("*.parquet"))
         }
-        write_jsonl(staging / leakage.summary["file"], leakage.findings, shared=True)
         per_project = {"claims": claim_records}
         if stance is not None:
             per_project["stance"] = stance.records
@@ -590,27 +592,43 @@ def build_dataset(
             for project, project_records_ in per_project.items()
         }
         figures = {p: agreement_and_confusion(p, recs) for p, recs in anonymous.items()}
-        manifest["agreement"] = {p: agreement for p, (agreement, _) in figures.items()}
-        manifest["aggregation"] = {
-            p: effective_method(recs, settings.aggregation) for p, recs in per_project.items()
-        }
         estimated = {"claims": claim_competences}
         if stance is not None:
             estimated["stance"] = competences(stance.records)
-        manifest["competence"] = {
-            project: sorted(
-                ({**asdict(c), "annotator": pseudonym(c.annotator)} for c in rows),
-                key=lambda row: row["annotator"],
-            )
-            for project, rows in estimated.items()
-        }
-        manifest["baseline"] = baselines
         label_distribution(staging / "label_distribution.png", counts)
-        learning_curve(staging / "learning_curve.png", baselines)
         annotator_confusion(
             staging / "annotator_confusion.png",
             {p: confusion for p, (_, confusion) in figures.items()},
         )
+        baselines, leakage = analyst.result()
+        manifest = {
+            "builder_version": __version__,
+            "license": settings.dataset_license,
+            "scheme": {"version": SCHEME_VERSION, "hash": scheme_hash()},
+            **(sources or provenance(settings)),
+            **({"inputs": inputs} if inputs else {}),
+            # What `datasets` keys its cache on comes from the card: these put each build's
+            # content there (card.py), so a rebuild is never served from an older one's cache.
+            "data_files": data_files,
+            "counts": counts,
+            "unresolved": unresolved,
+            "splits": plan.manifest,
+            "leakage": leakage.summary,
+            "agreement": {p: agreement for p, (agreement, _) in figures.items()},
+            "aggregation": {
+                p: effective_method(recs, settings.aggregation) for p, recs in per_project.items()
+            },
+            "competence": {
+                project: sorted(
+                    ({**asdict(c), "annotator": pseudonym(c.annotator)} for c in rows),
+                    key=lambda row: row["annotator"],
+                )
+                for project, rows in estimated.items()
+            },
+            "baseline": baselines,
+        }
+        write_jsonl(staging / leakage.summary["file"], leakage.findings, shared=True)
+        learning_curve(staging / "learning_curve.png", baselines)
         # Shared like the parquet files: the card and manifest travel with the data.
         write_json(staging / "manifest.json", manifest, shared=True)
         write_text(staging / "README.md", render_card(settings.dataset_name, manifest), shared=True)
@@ -621,9 +639,23 @@ def build_dataset(
     return manifest
 
 
-def make_dataset(settings: Settings, report: Report, accept_imbalance: bool = False) -> None:
+def pulled_records(sources: dict[str, Any]) -> int:
+    """How many accepted records the pulls of a build's provenance hold."""
+    return sum(used["counts"].get("accepted", 0) for used in sources["exports_used"].values())
+
+
+def make_dataset(
+    settings: Settings,
+    report: Report,
+    accept_imbalance: bool = False,
+    worker_min_records: int = WORKER_MIN_RECORDS,
+) -> None:
     """raw/, its control items and the pulls into exports/<name>/; "nothing changed" when they,
-    the settings and the builder are as the last clean build saw them."""
+    the settings and the builder are as the last clean build saw them.
+
+    With `worker_min_records` accepted records or more, the baselines and leakage audit run in
+    a second process, started first.
+    """
     sources = provenance(settings)
     key = inputs_key(settings, sources, accept_imbalance)
     if read_manifest(settings.dataset_dir).get("inputs") == key:
@@ -633,20 +665,26 @@ def make_dataset(settings: Settings, report: Report, accept_imbalance: bool = Fa
             f"{settings.dataset_dir} saw them"
         )
         return
-    corpus = load_corpus(settings, controls=True)
-    for problem in corpus.problems:
-        report.problem(problem)
-    # Only a build from clean inputs may let the next one skip: bad input is reported each time.
-    manifest = build_dataset(
-        settings,
-        corpus,
-        stance_parts(settings),
-        corpus.controls,
-        report,
-        sources,
-        inputs="" if corpus.problems else key,
-        accept_imbalance=accept_imbalance,
-    )
+    with Analyst(worker=pulled_records(sources) >= worker_min_records) as analyst:
+        from builder.dataset.stance_rows import stance_parts
+        from builder.inputs.corpus import load_corpus
+
+        corpus = load_corpus(settings, controls=True)
+        for problem in corpus.problems:
+            report.problem(problem)
+        # Only a build from clean inputs may let the next one skip: bad input is reported each
+        # time.
+        manifest = build_dataset(
+            settings,
+            corpus,
+            stance_parts(settings),
+            corpus.controls,
+            report,
+            sources,
+            inputs="" if corpus.problems else key,
+            accept_imbalance=accept_imbalance,
+            analyst=analyst,
+        )
     splits = manifest["splits"]
     report.wrote.append(str(settings.dataset_dir))
     report.say(f"wrote {settings.dataset_dir}")

@@ -7,7 +7,6 @@ from typing import Any
 
 import yaml
 
-from builder.core.features import features_for
 from builder.core.scheme import QUESTIONS
 
 SPLITS = ("train", "test")
@@ -34,6 +33,10 @@ def size_category(rows: int) -> str:
 def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
     """The card's YAML, in the Hub's conventions: configs (claims the default), features,
     license, task ids, size, who made the annotations and where the text comes from."""
+    # Imported here: `datasets` takes a second to import, which `make dataset` with nothing
+    # changed does not need.
+    from builder.core.features import features_for
+
     configs, infos = [], []
     for config, counts in manifest["counts"].items():
         # `datasets` refuses to load a declared split without rows ("corresponds to no data"),
