@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,22 @@ def test_the_readme_layout_names_every_module_of_each_stage() -> None:
         modules = {p.stem for p in (PACKAGE / stage).glob("*.py") if p.stem != "__init__"}
         words = set(re.findall(r"\w+", described[stage]))
         assert modules <= words, f"{stage}: {sorted(modules - words)} not in the README's layout"
+
+
+def test_the_sync_and_pull_steps_import_no_pandas_scipy_or_sklearn() -> None:
+    # Every `make sync` and `make pull` pays its imports, a sync with nothing new included:
+    # the heavy libraries are imported where they are used (aggregation, clustering, dataset).
+    script = (
+        "import sys\n"
+        "import builder.cli.main, builder.labelstudio.rounds, builder.labelstudio.pull\n"
+        "heavy = ('pandas', 'scipy', 'sklearn', 'crowdkit', 'matplotlib', 'datasets')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE.parent,
+    )
+    assert done.stdout.strip() == "[]"

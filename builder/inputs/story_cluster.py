@@ -9,9 +9,12 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 from builder.inputs.articles import Article
 
@@ -89,6 +92,7 @@ def features(articles: Sequence[Article], options: Options) -> sparse.csr_matrix
     One pass over each text finds all three kinds (they share one vocabulary, told apart by a
     first character); the words are found as scikit-learn's TfidfVectorizer finds them with
     English stop words, and its TfidfTransformer weighs them."""
+    from scipy import sparse  # imported here: every command loads this module
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as stop
     from sklearn.feature_extraction.text import TfidfTransformer
 
@@ -319,6 +323,8 @@ class Clustering:
 def _graph(rows: np.ndarray, cols: np.ndarray, sums: np.ndarray, k: int) -> sparse.csr_matrix:
     """The symmetric cluster graph: both directions, duplicates summed, no self pairs, each
     row's columns in order (the first of equal averages is then the oldest cluster)."""
+    from scipy import sparse  # imported here: every command loads this module
+
     keep = rows != cols
     graph = sparse.csr_matrix((sums[keep], (rows[keep], cols[keep])), shape=(k, k))
     graph.sum_duplicates()

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from builder.core.config import AGGREGATIONS, DEFAULT_MIN_POSTERIOR
 from builder.core.scheme import question_for
@@ -178,6 +177,7 @@ def _dawid_skene(records: list[dict[str, Any]], truth: dict[str, str]) -> _Fit:
     at their ground truth during EM, so they teach the model who is reliable."""
     # Imported here: crowd-kit takes a second and a half to import (it loads nltk), which
     # every command that imports this module would pay, a `sync` with nothing new included.
+    import pandas as pd
     from crowdkit.aggregation import DawidSkene
 
     answers = latest_per_annotator(records)
