@@ -1,7 +1,8 @@
-"""Atomic file writes: a temporary file beside the target, then os.replace."""
+"""Atomic file writes (a temporary file beside the target, then os.replace), and file digests."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -10,6 +11,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+
+def sha256_file(path: Path) -> str:
+    """The file's sha256, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def shared_mode() -> int:

@@ -24,6 +24,7 @@ from builder import __version__
 from builder.core.atomic import (
     recover_dir,
     replace_dir,
+    sha256_file,
     write_json,
     write_jsonl,
     write_new,
@@ -72,14 +73,6 @@ class DatasetParts:
     group_of_row: dict[str, list[str]] = field(default_factory=dict)  # config -> group per row
     unresolved: dict[str, list[str]] = field(default_factory=dict)  # project -> item ids
     label_counts: dict[str, Counter[str]] = field(default_factory=dict)  # group -> labels
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pseudonym_key(settings: Settings) -> bytes:

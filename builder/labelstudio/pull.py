@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import queue
@@ -16,7 +17,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from builder.core.atomic import json_line, open_atomic, write_bytes, write_json, write_new
+from builder.core.atomic import (
+    json_line,
+    open_atomic,
+    sha256_file,
+    write_bytes,
+    write_json,
+    write_new,
+)
 from builder.core.config import Settings
 from builder.core.errors import BuilderError
 from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT, member_name
@@ -66,7 +74,7 @@ def repair(paths: PullPaths) -> list[str]:
         return done
     if summary is None or not paths.tasks.is_file():
         return done
-    if summary.get("tasks_sha256") == _sha256(paths.tasks):
+    if summary.get("tasks_sha256") == sha256_file(paths.tasks):
         return done  # as the last pull wrote it: no need to parse it to know
     try:
         read_task_list(paths.tasks)
@@ -85,11 +93,6 @@ def repair(paths: PullPaths) -> list[str]:
     write_bytes(paths.tasks, json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
     done.append(f"{damage}: rebuilt from the saved pulls it came from ({len(tasks)} tasks)")
     return done
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def new_pull_name(paths: PullPaths) -> str:
@@ -433,8 +436,8 @@ def pull_projects(
         try:
             _pull_all(settings, report, full, allow_shrink, worker, loading)
         finally:
-            # Said even when the pull fails: bad input may be why.
-            if loading.done() and loading.exception() is None:
+            # Said even when the pull fails (bad input may be why): waits for raw/ to be read.
+            if loading.exception() is None:
                 for problem in loading.result().problems:
                     report.problem(problem)
 
@@ -447,13 +450,10 @@ def _pull_all(
     worker: ThreadPoolExecutor,
     loading: Future[Corpus],
 ) -> None:
-    known_sentences: set[str] = set()
-
+    @functools.cache
     def corpus_sentences() -> set[str]:
         # Called on the worker thread, after `loading` (the worker runs one job at a time).
-        if not known_sentences:
-            known_sentences.update(loading.result().labeled_sentence_ids())
-        return known_sentences
+        return loading.result().labeled_sentence_ids()
 
     def claim_data() -> dict[str, dict[str, Any]]:
         return {task[CLAIMS.item_key]: task for task in claim_tasks(loading.result())}
