@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from builder.labels.records import (
 )
 from builder.labelstudio import pull
 from builder.labelstudio.pull import (
+    PullCounts,
     new_pull_name,
     process_pages,
     save_snapshot,
@@ -628,3 +630,137 @@ def test_repair_trusts_the_tasks_file_by_its_digest_and_mends_a_damaged_one(
     [message] = pull.repair(paths)
     assert "rebuilt from the saved pulls" in message
     assert json.loads(paths.tasks.read_bytes()) == json.loads(whole)
+
+
+# Carrying the unchanged tasks of an incremental pull over ----------------------------------
+
+
+def expected_claims() -> dict[str, dict[str, Any]]:
+    # Task 1's text was edited on the server: the summary lists it, pull after pull.
+    data = {f"s-{n}": {"sentence_id": f"s-{n}", "text": f"Sentence s-{n}."} for n in range(1, 5)}
+    data["s-1"]["text"] = "The sentence as raw/ has it."
+    return data
+
+
+def second_pages() -> list[list[dict[str, Any]]]:
+    """Changes since the first pull: task 2 fixed and labeled again, task 4 newly labeled,
+    task 5 new; tasks 1 and 3 unchanged."""
+    return [
+        [
+            task(2, "s-2", [annotation(202, "no_claim", "b@x.org", 2), annotation(203, "maybe")]),
+            task(4, "s-4", [annotation(401, None, "b@x.org", 2), annotation(402, "no_claim")]),
+        ],
+        [task(5, "s-3", [annotation(501, "checkworthy", "c@x.org", 3)], [{"id": 8}])],
+    ]
+
+
+def two_pulls(paths: PullPaths, inputs: str | None) -> PullCounts:
+    """A first pull, then an incremental one of second_pages(); `inputs` names what the known
+    items depend on (None: never carried over, everything validated again)."""
+    key = None if inputs is None else (lambda: inputs)
+    process_pages(
+        paths,
+        save_pages(paths, first_export()),
+        known,
+        42,
+        expected_data=expected_claims,
+        inputs_key=key,
+    )
+    return process_pages(
+        paths,
+        save_pages(paths, *second_pages()),
+        known,
+        42,
+        merge=True,
+        expected_data=expected_claims,
+        inputs_key=key,
+        server_time="2024-06-28T10:00:00Z",
+    )
+
+
+def outputs(paths: PullPaths) -> dict[str, Any]:
+    summary = read_summary(paths.summary) or {}
+    return {
+        "tasks": paths.tasks.read_bytes(),
+        "accepted": paths.accepted.read_bytes(),
+        "rejects": paths.rejects.read_bytes(),
+        "counts": summary["counts"],
+        "changed": summary["data_changed_on_server"],
+    }
+
+
+def validated_task_ids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ids of every task validate_export is given from now on."""
+    seen: list[int] = []
+    real = pull.validate_export
+
+    def spy(project: str, tasks: list[dict[str, Any]], *args: Any) -> Any:
+        seen.extend(t["id"] for t in tasks)
+        return real(project, tasks, *args)
+
+    monkeypatch.setattr(pull, "validate_export", spy)
+    return seen
+
+
+def test_an_incremental_pull_carries_the_unchanged_tasks_over_without_validating_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = PullPaths(tmp_path / "everything", "claims")
+    two_pulls(everything, inputs=None)
+    carried = PullPaths(tmp_path / "carried", "claims")
+    seen = validated_task_ids(monkeypatch)
+    counts = two_pulls(carried, inputs="corpus v1")
+    # The same files, byte for byte, and the same summary as validating every task again...
+    assert outputs(carried) == outputs(everything)
+    assert counts.counts == outputs(everything)["counts"]
+    assert outputs(carried)["changed"] == {"1 (s-1)": ["text"]}
+    # ...but of the second pull only the fresh tasks (and the old versions of 2 and 4, to take
+    # back their counts) were validated: 1 and 3 were carried over as written.
+    assert sorted(seen[4:]) == [2, 2, 4, 4, 5]
+    assert read_summary(carried.summary)["changed_tasks"] == 3  # type: ignore[index]
+
+
+def test_a_pull_validates_everything_again_when_its_inputs_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = PullPaths(tmp_path / "exports", "claims")
+    process_pages(paths, save_pages(paths, first_export()), known, 42, inputs_key=lambda: "v1")
+    # raw/ changed: s-1 is no longer in the corpus, so its records are rejected now.
+    monkeypatch.setattr(sys.modules[__name__], "KNOWN", KNOWN - {"s-1"})
+    seen = validated_task_ids(monkeypatch)
+    pages = save_pages(paths, [task(4, "s-4", [annotation(402, "no_claim")])])
+    process_pages(paths, pages, known, 42, merge=True, allow_shrink=True, inputs_key=lambda: "v2")
+    assert seen == [1, 2, 3, 4]
+    assert [r["task_id"] for r in read_records(paths.rejects)] == [1, 1, 2, 3]
+
+
+@pytest.mark.parametrize("edited", ["accepted", "rejects", "tasks"])
+def test_a_file_edited_since_the_last_pull_is_validated_again_not_carried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edited: str
+) -> None:
+    paths = PullPaths(tmp_path / "exports", "claims")
+    process_pages(paths, save_pages(paths, first_export()), known, 42, inputs_key=lambda: "v1")
+    path = getattr(paths, edited)
+    # Still a valid file of its kind, but not the bytes the last pull wrote.
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\n\n", 1))
+    seen = validated_task_ids(monkeypatch)
+    pages = save_pages(paths, [task(4, "s-4", [annotation(402, "no_claim")])])
+    process_pages(paths, pages, known, 42, merge=True, inputs_key=lambda: "v1")
+    assert seen == [1, 2, 3, 4]
+    assert sorted(r["annotation_id"] for r in read_records(paths.accepted)) == [101, 102, 402]
+
+
+def test_a_carried_pull_still_refuses_to_lose_a_record_of_a_replaced_task(
+    paths: PullPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process_pages(paths, save_pages(paths, first_export()), known, 42, inputs_key=lambda: "v1")
+    before = outputs(paths)
+    seen = validated_task_ids(monkeypatch)
+    # Annotation 102 of task 1 was deleted on the server.
+    pages = save_pages(paths, [task(1, "s-1", [annotation(101, "checkworthy", "a@x.org", 1)])])
+    with pytest.raises(BuilderError, match=r"drop 1 of the 2 record\(s\).*deleted on the server"):
+        process_pages(paths, pages, known, 42, merge=True, inputs_key=lambda: "v1")
+    assert seen == [1, 1]  # carried over, not validated again
+    assert outputs(paths) == before
+    process_pages(paths, pages, known, 42, merge=True, inputs_key=lambda: "v1", allow_shrink=True)
+    assert [r["annotation_id"] for r in read_records(paths.accepted)] == [101]

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import queue
+import re
 import sys
 import time
 import uuid
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from builder import __version__
 from builder.core.atomic import (
     json_line,
     open_atomic,
@@ -29,6 +31,7 @@ from builder.core.config import Settings
 from builder.core.errors import BuilderError
 from builder.core.projects import CLAIMS, PROJECTS, STANCE_PROJECT, member_name
 from builder.core.report import Report
+from builder.core.scheme import annotation_schema
 from builder.inputs.corpus import Corpus, load_corpus
 from builder.labels.records import (
     DamagedFile,
@@ -63,7 +66,8 @@ def repair(paths: PullPaths) -> list[str]:
 
     The merged tasks are rebuilt from the saved pulls they came from (the summary lists
     them); what cannot be rebuilt is set aside, so this pull exports every annotated task
-    again. The records and rejects need nothing: every pull rewrites them from the tasks.
+    again. The records and rejects need nothing: a pull carries them over only when their
+    digests are the last pull's, and otherwise writes them again from the tasks.
     """
     done = []
     try:
@@ -128,6 +132,27 @@ class PullCounts:
         for reason, n in validated.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
 
+    def remove(self, validated: Validated) -> None:
+        """Take back what `validated` (an old version of a replaced task) had added."""
+        self.pulled -= validated.counts["pulled"]
+        self.accepted -= len(validated.accepted)
+        self.rejected -= len(validated.rejected)
+        for reason, n in validated.skipped.items():
+            self.skipped[reason] -= n
+            if not self.skipped[reason]:
+                del self.skipped[reason]
+
+    @classmethod
+    def totals_of(cls, counts: dict[str, int]) -> PullCounts:
+        """The running totals a summary's `counts` hold (this pull's own changed_tasks: 0)."""
+        prefix = "skipped_"
+        return cls(
+            accepted=counts["accepted"],
+            rejected=counts["rejected"],
+            pulled=counts["pulled"],
+            skipped={k.removeprefix(prefix): n for k, n in counts.items() if k.startswith(prefix)},
+        )
+
     @property
     def counts(self) -> dict[str, int]:
         skipped = sum(self.skipped.values())
@@ -160,20 +185,29 @@ def page_tasks(pages: Iterable[Path], counts: PullCounts) -> Iterator[dict[str, 
             yield task
 
 
-def merged(old: Iterator[dict[str, Any]], fresh: Iterator[dict[str, Any]]) -> Iterator[dict]:
-    """Two task streams in id order into one; a fresh task replaces the old one of its id."""
+def merged(
+    old: Iterator[Any],
+    fresh: Iterator[dict[str, Any]],
+    old_id: Callable[[Any], int] = lambda task: task["id"],
+    replaced: list[Any] | None = None,
+) -> Iterator[Any]:
+    """Two task streams in id order into one; a fresh task replaces the old entry of its id
+    (added to `replaced`, when given)."""
     old_task, fresh_task = next(old, None), next(fresh, None)
     while old_task is not None or fresh_task is not None:
-        if fresh_task is None or (old_task is not None and old_task["id"] < fresh_task["id"]):
+        if fresh_task is None or (old_task is not None and old_id(old_task) < fresh_task["id"]):
             yield old_task
             old_task = next(old, None)
             continue
         following = next(fresh, None)
         # Of two copies of one task in the fresh pages, the later one is the newer.
         if following is None or following["id"] != fresh_task["id"]:
-            yield fresh_task
-            if old_task is not None and old_task["id"] == fresh_task["id"]:
+            # Noted before the fresh task is handed on: its reader may need the old one.
+            if old_task is not None and old_id(old_task) == fresh_task["id"]:
+                if replaced is not None:
+                    replaced.append(old_task)
                 old_task = next(old, None)
+            yield fresh_task
         fresh_task = following
 
 
@@ -188,6 +222,86 @@ def chunks(tasks: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield chunk
 
 
+@dataclass
+class Carried:
+    """A task of the last pull that no fresh page replaces: its line of the tasks file and its
+    lines of the records and rejects, carried over as written, neither parsed nor validated."""
+
+    id: int
+    line: bytes
+    accepted: list[bytes]
+    rejected: list[bytes]
+
+
+# The tasks file holds one task a line, its id first (process_pages writes it so).
+_TASK_ID = re.compile(rb'\{"id": (-?\d+)[,}]')
+
+
+def _task_id(line: bytes) -> int:
+    match = _TASK_ID.match(line)
+    return int(match.group(1)) if match else json.loads(line)["id"]
+
+
+def _rows(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(task id, line) of a records or rejects file, in the task id order it was written in."""
+    if not path.is_file():
+        return
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)["task_id"], line
+
+
+def carried_tasks(paths: PullPaths) -> Iterator[Carried]:
+    """The last pull's tasks with their rows, streamed from its three files, in task id order."""
+    accepted, rejected = _rows(paths.accepted), _rows(paths.rejects)
+    next_accepted, next_rejected = next(accepted, None), next(rejected, None)
+    with open(paths.tasks, "rb") as handle:
+        handle.readline()  # "["
+        for raw in handle:
+            line = raw.strip().removesuffix(b",")
+            if not line or line == b"]":
+                continue
+            entry = Carried(_task_id(line), line, [], [])
+            while next_accepted is not None and next_accepted[0] == entry.id:
+                entry.accepted.append(next_accepted[1])
+                next_accepted = next(accepted, None)
+            while next_rejected is not None and next_rejected[0] == entry.id:
+                entry.rejected.append(next_rejected[1])
+                next_rejected = next(rejected, None)
+            yield entry
+    if next_accepted is not None or next_rejected is not None:
+        # The digests matched, so only a builder bug gets here: refuse rather than drop rows.
+        raise BuilderError(
+            f"{paths.project}: records of the last pull are not in the tasks file's order",
+            fix="run `make pull ARGS=--full`",
+        )
+
+
+def validation_key(
+    project: str, ground_truth: bool, inputs: str, expected: dict[str, Any] | None
+) -> str:
+    """What a task's validation depends on besides the task: the same key, the same outcome."""
+    digest = hashlib.sha256()
+    for part in (__version__, project, str(ground_truth), inputs):
+        digest.update(part.encode("utf-8") + b"\0")
+    digest.update(json.dumps(annotation_schema(), sort_keys=True).encode("utf-8") + b"\0")
+    digest.update(json.dumps(expected, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _can_carry(paths: PullPaths, previous: dict[str, Any] | None, key: str) -> bool:
+    """Whether the last pull's outputs can be carried over as written: validated under the same
+    key, and each of its three files as it wrote them (their digests)."""
+    if not previous or not key or previous.get("validated_with") != key:
+        return False
+    digests = previous.get("sha256") or {}
+    return all(
+        path.is_file() and digests.get(path.name) == sha256_file(path)
+        for path in (paths.tasks, paths.accepted, paths.rejects)
+    )
+
+
 def process_pages(
     paths: PullPaths,
     pages: Iterable[Path],
@@ -199,6 +313,7 @@ def process_pages(
     server_time: str | Callable[[], str] = "",
     allow_shrink: bool = False,
     expected_data: Callable[[], dict[str, dict[str, Any]]] | None = None,
+    inputs_key: Callable[[], str] | None = None,
 ) -> PullCounts:
     """Validate the saved pages of one pull and write the accepted records, rejects and counts.
 
@@ -208,25 +323,44 @@ def process_pages(
 
     With `merge`, the pages hold only the tasks changed since the last pull: they replace
     their earlier versions and the rest is kept. `known_items` says, from the tasks, which item
-    ids still belong to the corpus. Everything is streamed, CHUNK tasks at a time, so memory
-    does not grow with the project. `pages` may still be arriving (a PageFeed): each is read
-    when it comes, and `server_time` may then be asked for once they are all in. The summary is
-    written last, so a crash before it leaves the next pull to redo this one.
+    ids still belong to the corpus; `inputs_key` names what it (and so validation) depends on:
+    when that, the schema and the builder are as the last pull had them, the tasks no page
+    replaces are carried over as written, with their records, instead of validated again.
+    Everything is streamed, CHUNK tasks at a time, so memory does not grow with the project.
+    `pages` may still be arriving (a PageFeed): each is read when it comes, and `server_time`
+    may then be asked for once they are all in. The summary is written last, so a crash before
+    it leaves the next pull to redo this one.
     """
     previous = read_summary(paths.summary) if merge else None
-    counts = PullCounts()
-    read: list[Path] = []
-    fresh = page_tasks(_noted(pages, read), counts)
-    old = read_tasks(paths.tasks) if merge and paths.tasks.is_file() else iter(())
     project = question_project or paths.project
     expected = expected_data() if expected_data else None
+    key = validation_key(project, ground_truth, inputs_key(), expected) if inputs_key else ""
+    carry = merge and _can_carry(paths, previous, key)
+    counts = PullCounts.totals_of(previous["counts"]) if carry and previous else PullCounts()
+    read: list[Path] = []
+    fresh = page_tasks(_noted(pages, read), counts)
+    replaced: list[Carried] = []
+    if carry:
+        old: Iterator[Any] = merged(
+            carried_tasks(paths), fresh, old_id=lambda entry: entry.id, replaced=replaced
+        )
+    else:
+        old_tasks = read_tasks(paths.tasks) if merge and paths.tasks.is_file() else iter(())
+        old = merged(old_tasks, fresh)
     # What the last pull accepted (annotation id -> task id), to refuse losing any of it. Only
-    # ids of those records are collected below, so a first pull holds nothing.
-    before = {} if allow_shrink else previous_accepted(paths)
+    # ids of those records are collected below, so a first pull holds nothing. Carried over,
+    # only the records of the replaced tasks can be lost: they are collected as they come.
+    before = {} if allow_shrink or carry else previous_accepted(paths)
+    had = previous["counts"]["accepted"] if carry and previous else len(before)
     before_tasks = set(before.values())
     kept: set[Any] = set()
     rejected_now: set[Any] = set()
     tasks_seen: set[Any] = set()
+    # "task id (item id)" -> fields: of the carried tasks, what the last pull found.
+    changed_before: dict[str, list[str]] = {}
+    if carry and previous:
+        changed_before = previous.get("data_changed_on_server") or {}
+    changed_of = {_id_of(name): name for name in changed_before}
     changed: dict[str, list[str]] = {}
     # The three files are published only when all are written (innermost first); an error
     # inside the block (counts that do not add up, records lost) publishes none of them.
@@ -235,35 +369,61 @@ def process_pages(
         open_atomic(paths.rejects) as rejects_out,
         open_atomic(paths.accepted) as accepted_out,
     ):
-        # Its digest, in the summary, lets the next pull trust it without parsing it (repair).
-        digest = hashlib.sha256()
+        # Their digests, in the summary, let the next pull trust them without parsing them.
+        digests = {name: hashlib.sha256() for name in ("tasks", "accepted", "rejects")}
 
-        def write_tasks(data: bytes) -> None:
-            tasks_out.write(data)
-            digest.update(data)
+        def write(out: Any, name: str, data: bytes) -> None:
+            out.write(data)
+            digests[name].update(data)
 
-        write_tasks(b"[")
+        write(tasks_out, "tasks", b"[")
         separator = b"\n"
-        for chunk in chunks(merged(old, fresh), CHUNK):
-            for task in chunk:
-                write_tasks(separator + json.dumps(task, ensure_ascii=False).encode("utf-8"))
-                separator = b",\n"
-            validated = validate_export(project, chunk, known_items(chunk), ground_truth)
+        for chunk in chunks(old, CHUNK):
+            tasks = [entry for entry in chunk if not isinstance(entry, Carried)]
+            for entry in replaced:
+                # The old version of a task a page replaced: its counts and records go.
+                task = json.loads(entry.line)
+                counts.remove(validate_export(project, [task], known_items([task]), ground_truth))
+                if not allow_shrink:
+                    for line in entry.accepted:
+                        before[json.loads(line)["annotation_id"]] = entry.id
+                    before_tasks.add(entry.id)
+            replaced.clear()
+            validated = validate_export(project, tasks, known_items(tasks), ground_truth)
             check_counts(validated, read[-1] if read else paths.tasks)
+            counts.add(validated)
             if before:
-                tasks_seen.update(t["id"] for t in chunk if t.get("id") in before_tasks)
+                tasks_seen.update(t["id"] for t in tasks if t.get("id") in before_tasks)
                 kept.update(
                     r["annotation_id"] for r in validated.accepted if r["annotation_id"] in before
                 )
                 rejected_now.update(
                     r["annotation_id"] for r in validated.rejected if r["annotation_id"] in before
                 )
-            changed.update(data_changes(project, chunk, expected))
-            rejects_out.writelines(json_line(row) for row in validated.rejected)
-            accepted_out.writelines(json_line(row) for row in validated.accepted)
-            counts.add(validated)
-        write_tasks(b"\n]\n")
-        check_no_records_lost(paths, before, kept, rejected_now, tasks_seen, read)
+            changes = {
+                _id_of(name): (name, f)
+                for name, f in data_changes(project, tasks, expected).items()
+            }
+            fresh_rows = _lines_by_task(validated)
+            for entry in chunk:
+                if isinstance(entry, Carried):
+                    line, accepted, rejected = entry.line, entry.accepted, entry.rejected
+                    if entry.id in changed_of:
+                        changed[changed_of[entry.id]] = changed_before[changed_of[entry.id]]
+                else:
+                    line = json.dumps({"id": entry["id"], **entry}, ensure_ascii=False).encode()
+                    accepted, rejected = fresh_rows.get(entry["id"], ([], []))
+                    if entry["id"] in changes:
+                        name, fields = changes[entry["id"]]
+                        changed[name] = fields
+                write(tasks_out, "tasks", separator + line)
+                separator = b",\n"
+                for row in accepted:
+                    write(accepted_out, "accepted", row)
+                for row in rejected:
+                    write(rejects_out, "rejects", row)
+        write(tasks_out, "tasks", b"\n]\n")
+        check_no_records_lost(paths, before, kept, rejected_now, tasks_seen, read, had)
     names = [page.name for page in read]
     summary: dict[str, Any] = {
         "project": paths.project,
@@ -272,13 +432,34 @@ def process_pages(
         "snapshots": (previous or {}).get("snapshots", []) + names,
         "server_time": server_time() if callable(server_time) else server_time,
         "incremental": merge,
-        "tasks_sha256": digest.hexdigest(),
+        "tasks_sha256": digests["tasks"].hexdigest(),
+        "sha256": {
+            paths.tasks.name: digests["tasks"].hexdigest(),
+            paths.accepted.name: digests["accepted"].hexdigest(),
+            paths.rejects.name: digests["rejects"].hexdigest(),
+        },
+        "validated_with": key,
         "changed_tasks": counts.changed_tasks,
         "counts": counts.counts,
         "data_changed_on_server": changed,
     }
     write_json(paths.summary, summary)
     return counts
+
+
+def _id_of(change: str) -> int:
+    """The task id of a data_changes key, "task id (item id)"."""
+    return int(change.split(" ", 1)[0])
+
+
+def _lines_by_task(validated: Validated) -> dict[Any, tuple[list[bytes], list[bytes]]]:
+    """task id -> its accepted and rejected rows, as lines of their files."""
+    rows: dict[Any, tuple[list[bytes], list[bytes]]] = {}
+    for row in validated.accepted:
+        rows.setdefault(row["task_id"], ([], []))[0].append(json_line(row))
+    for row in validated.rejected:
+        rows.setdefault(row["task_id"], ([], []))[1].append(json_line(row))
+    return rows
 
 
 def _noted(pages: Iterable[Path], read: list[Path]) -> Iterator[Path]:
@@ -365,8 +546,10 @@ def check_no_records_lost(
     rejected: set[Any],
     in_export: set[Any],
     pages: list[Path],
+    had: int | None = None,
 ) -> None:
-    """Refuse a pull whose accepted records (`now`) miss some that the last pull had."""
+    """Refuse a pull whose accepted records (`now`) miss some that the last pull had (`had`
+    in all; `before` may hold only those that could be lost)."""
     lost = [{"annotation_id": a, "task_id": task} for a, task in before.items() if a not in now]
     if not lost:
         return
@@ -384,8 +567,8 @@ def check_no_records_lost(
         f"{reason}: {', '.join(sorted(set(items))[:5])}" for reason, items in why.items()
     )
     raise BuilderError(
-        f"{paths.project}: this pull would drop {len(lost)} of the {len(before)} record(s) the "
-        f"last pull had ({detail}); {paths.accepted} was left as it was",
+        f"{paths.project}: this pull would drop {len(lost)} of the {had or len(before)} "
+        f"record(s) the last pull had ({detail}); {paths.accepted} was left as it was",
         fix=f"check the project in Label Studio; to accept the smaller set run the pull again "
         f"with --allow-shrink (the export was kept as {snapshot}, earlier ones stay in "
         f"{paths.snapshots})",
@@ -455,6 +638,11 @@ def _pull_all(
         # Called on the worker thread, after `loading` (the worker runs one job at a time).
         return loading.result().labeled_sentence_ids()
 
+    @functools.cache
+    def corpus_key() -> str:
+        # What the known items of both kinds of project depend on: the corpus's sentences.
+        return hashlib.sha256("\n".join(sorted(corpus_sentences())).encode("utf-8")).hexdigest()
+
     def claim_data() -> dict[str, dict[str, Any]]:
         return {task[CLAIMS.item_key]: task for task in claim_tasks(loading.result())}
 
@@ -504,6 +692,7 @@ def _pull_all(
                 server_time=feed.server_time,
                 allow_shrink=allow_shrink,
                 expected_data=claim_data if project is CLAIMS else None,
+                inputs_key=corpus_key,
             )
             pages: list[Path] = []
             complete = False
