@@ -242,6 +242,12 @@ def _task_id(line: bytes) -> int:
     return int(match.group(1)) if match else json.loads(line)["id"]
 
 
+# A row's task id, found without parsing the line (ten times faster). json_line writes keys
+# sorted and escapes every quote inside a string, so the first match is a key: the row's own, or
+# (in a reject) that of the record it holds, which is the same task.
+_ROW_TASK_ID = re.compile(rb'"task_id": (-?\d+)[,}]')
+
+
 def _rows(path: Path) -> Iterator[tuple[int, bytes]]:
     """(task id, line) of a records or rejects file, in the task id order it was written in."""
     if not path.is_file():
@@ -249,7 +255,8 @@ def _rows(path: Path) -> Iterator[tuple[int, bytes]]:
     with open(path, "rb") as handle:
         for line in handle:
             if line.strip():
-                yield json.loads(line)["task_id"], line
+                match = _ROW_TASK_ID.search(line)
+                yield int(match.group(1)) if match else json.loads(line)["task_id"], line
 
 
 def carried_tasks(paths: PullPaths) -> Iterator[Carried]:
