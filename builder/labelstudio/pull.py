@@ -61,6 +61,18 @@ def _set_aside(path: Path) -> Path:
     return aside
 
 
+@functools.lru_cache(maxsize=16)
+def _sha256_of(path: Path, size: int, mtime_ns: int, inode: int) -> str:
+    return sha256_file(path)
+
+
+def file_sha256(path: Path) -> str:
+    """A file's sha256, computed once per version of it: repair and the carry-over both check
+    the tasks file (240 MB at 100,000 tasks). Every write replaces the file (a new inode)."""
+    stat = path.stat()
+    return _sha256_of(path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
 def repair(paths: PullPaths) -> list[str]:
     """Mend what an earlier pull left damaged before this one reads it; say what was done.
 
@@ -78,7 +90,7 @@ def repair(paths: PullPaths) -> list[str]:
         return done
     if summary is None or not paths.tasks.is_file():
         return done
-    if summary.get("tasks_sha256") == sha256_file(paths.tasks):
+    if summary.get("tasks_sha256") == file_sha256(paths.tasks):
         return done  # as the last pull wrote it: no need to parse it to know
     try:
         read_task_list(paths.tasks)
@@ -304,7 +316,7 @@ def _can_carry(paths: PullPaths, previous: dict[str, Any] | None, key: str) -> b
         return False
     digests = previous.get("sha256") or {}
     return all(
-        path.is_file() and digests.get(path.name) == sha256_file(path)
+        path.is_file() and digests.get(path.name) == file_sha256(path)
         for path in (paths.tasks, paths.accepted, paths.rejects)
     )
 
