@@ -90,7 +90,7 @@ def repair(paths: PullPaths) -> list[str]:
         return done
     if summary is None or not paths.tasks.is_file():
         return done
-    if summary.get("tasks_sha256") == file_sha256(paths.tasks):
+    if (summary.get("sha256") or {}).get(paths.tasks.name) == file_sha256(paths.tasks):
         return done  # as the last pull wrote it: no need to parse it to know
     try:
         read_task_list(paths.tasks)
@@ -419,10 +419,7 @@ def process_pages(
                 rejected_now.update(
                     r["annotation_id"] for r in validated.rejected if r["annotation_id"] in before
                 )
-            changes = {
-                _id_of(name): (name, f)
-                for name, f in data_changes(project, tasks, expected).items()
-            }
+            changed.update(data_changes(project, tasks, expected))
             fresh_rows = _lines_by_task(validated)
             for entry in chunk:
                 if isinstance(entry, Carried):
@@ -432,9 +429,6 @@ def process_pages(
                 else:
                     line = json.dumps({"id": entry["id"], **entry}, ensure_ascii=False).encode()
                     accepted, rejected = fresh_rows.get(entry["id"], ([], []))
-                    if entry["id"] in changes:
-                        name, fields = changes[entry["id"]]
-                        changed[name] = fields
                 write(tasks_out, "tasks", separator + line)
                 separator = b",\n"
                 for row in accepted:
@@ -451,7 +445,6 @@ def process_pages(
         "snapshots": (previous or {}).get("snapshots", []) + names,
         "server_time": server_time() if callable(server_time) else server_time,
         "incremental": merge,
-        "tasks_sha256": digests["tasks"].hexdigest(),
         "sha256": {
             paths.tasks.name: digests["tasks"].hexdigest(),
             paths.accepted.name: digests["accepted"].hexdigest(),
@@ -460,7 +453,8 @@ def process_pages(
         "validated_with": key,
         "changed_tasks": counts.changed_tasks,
         "counts": counts.counts,
-        "data_changed_on_server": changed,
+        # In task id order, carried and fresh alike.
+        "data_changed_on_server": dict(sorted(changed.items(), key=lambda c: _id_of(c[0]))),
     }
     write_json(paths.summary, summary)
     return counts
@@ -565,7 +559,7 @@ def check_no_records_lost(
     rejected: set[Any],
     in_export: set[Any],
     pages: list[Path],
-    had: int | None = None,
+    had: int,
 ) -> None:
     """Refuse a pull whose accepted records (`now`) miss some that the last pull had (`had`
     in all; `before` may hold only those that could be lost)."""
@@ -586,7 +580,7 @@ def check_no_records_lost(
         f"{reason}: {', '.join(sorted(set(items))[:5])}" for reason, items in why.items()
     )
     raise BuilderError(
-        f"{paths.project}: this pull would drop {len(lost)} of the {had or len(before)} "
+        f"{paths.project}: this pull would drop {len(lost)} of the {had} "
         f"record(s) the last pull had ({detail}); {paths.accepted} was left as it was",
         fix=f"check the project in Label Studio; to accept the smaller set run the pull again "
         f"with --allow-shrink (the export was kept as {snapshot}, earlier ones stay in "
