@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 from support import record
 
+from builder.core.scheme import question_for
 from builder.labels.aggregate import (
     DS_MIN_SHARED_ITEMS,
+    Answers,
     aggregate,
     competences,
     effective_method,
     latest_per_annotator,
     shared_items,
 )
+from builder.labels.quality import agreement_for
 from builder.tasks.adjudicate import adjudications
 
 
@@ -258,3 +262,54 @@ def test_dawid_skene_needs_shared_items_else_the_majority_decides() -> None:
 def test_unknown_aggregation_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown aggregation 'mean'.*majority, dawid-skene"):
         aggregate([rec("s1", "a", "no_claim")], "mean")
+
+
+def _random_records(seed: int) -> list[dict[str, Any]]:
+    """Re-annotations with equal and missing timestamps, ground truth among them, shuffled."""
+    rng = random.Random(seed)
+    names = question_for("claims").names
+    stamps = [None, "2024-06-27T10:00:00Z", "2024-06-27T11:00:00Z"]
+    records = [
+        rec(
+            f"s{rng.randrange(15)}",
+            f"ann{rng.randrange(4)}",
+            rng.choice(names),
+            updated_at=rng.choice(stamps),
+            ground_truth=rng.random() < 0.1,
+            annotation_id=rng.randrange(5),
+        )
+        for _ in range(120)
+    ]
+    rng.shuffle(records)
+    return records
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_latest_per_annotator_is_the_last_of_the_records_in_time_order(seed: int) -> None:
+    records = _random_records(seed)
+    # The definition: sorted by (updated_at, annotation id), stable, the last one kept.
+    expected: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in sorted(records, key=lambda r: (r["updated_at"] or "", r["annotation_id"])):
+        if not r["ground_truth"]:
+            expected[(r["item_id"], r["annotator"])] = r
+    kept = latest_per_annotator(records)
+    assert sorted(map(id, kept)) == sorted(map(id, expected.values()))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_answers_coded_once_give_what_the_records_give(seed: int) -> None:
+    records = _random_records(seed)
+    answers = Answers.of(records)
+    assert aggregate(answers) == aggregate(records)
+    assert shared_items(answers) == shared_items(records)
+    assert agreement_for("claims", answers) == agreement_for("claims", records)
+    renamed = [{**r, "annotator": r["annotator"].upper()} for r in records]
+    assert agreement_for("claims", answers.renamed(str.upper)) == agreement_for("claims", renamed)
+
+
+def test_answers_are_of_one_project() -> None:
+    with pytest.raises(ValueError, match="several projects"):
+        Answers.of(
+            [rec("s1", "amy", "checkworthy"), rec("p1", "amy", "supports", project="stance")]
+        )
+    assert Answers.of([], "stance").ratings.labels == tuple(question_for("stance").names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from itertools import combinations
+from itertools import combinations, permutations
 
 import krippendorff
 import numpy as np
@@ -16,6 +16,7 @@ from builder.labels.agreement import (
     KappaResult,
     MajorityAgreement,
     Rating,
+    RatingTable,
     agreement_report,
     agreement_with_majority,
     confusion_between_annotators,
@@ -320,3 +321,54 @@ def test_unknown_label_names_item_annotator_and_label(function) -> None:
 def test_duplicate_labels_are_rejected() -> None:
     with pytest.raises(ValueError, match="distinct"):
         krippendorff_alpha([Rating("1", "a", "T")], ["T", "F", "T"])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_majority_agreement_and_confusion_match_their_definitions(seed: int) -> None:
+    ratings, labels, annotators, _ = random_ratings(seed)
+    by_item: dict[str, dict[str, str]] = {}
+    for rating in ratings:
+        by_item.setdefault(rating.item_id, {})[rating.annotator] = rating.label
+    counted = dict.fromkeys(annotators, 0)
+    matched = dict.fromkeys(annotators, 0)
+    pairs = np.zeros((len(labels), len(labels)), dtype=int)
+    for given in by_item.values():
+        for a, b in permutations(given, 2):
+            pairs[labels.index(given[a]), labels.index(given[b])] += 1
+        majority = majority_label(list(given.values())) if len(given) >= 2 else None
+        for name, label in given.items():
+            if majority is not None:
+                counted[name] += 1
+                matched[name] += label == majority
+
+    rated = sorted({r.annotator for r in ratings})
+    assert agreement_with_majority(ratings, labels) == [
+        MajorityAgreement(
+            name, matched[name] / counted[name] if counted[name] else None, counted[name]
+        )
+        for name in rated
+    ]
+    assert confusion_between_annotators(ratings, labels)["matrix"] == pairs.tolist()
+
+
+def test_a_rating_table_gives_what_its_ratings_give() -> None:
+    ratings, labels, _, _ = random_ratings(3)
+    table = RatingTable.of(ratings, labels)
+    assert agreement_report(table, labels) == agreement_report(ratings, labels)
+    assert confusion_between_annotators(table, labels) == confusion_between_annotators(
+        ratings, labels
+    )
+    with pytest.raises(ValueError, match="coded over"):
+        agreement_report(table, list(reversed(labels)))
+
+
+def test_renamed_annotators_keep_their_ratings_and_sort_by_the_new_names() -> None:
+    ratings = ratings_from({"s1": {"amy": "a", "bob": "b"}, "s2": {"amy": "a", "bob": "a"}})
+    renamed = RatingTable.of(ratings, ["a", "b"]).renamed({"amy": "zed", "bob": "abe"}.get)
+    assert renamed.annotators == ["abe", "zed"]
+    assert agreement_with_majority(renamed, ["a", "b"]) == [
+        MajorityAgreement("abe", 1.0, 1),
+        MajorityAgreement("zed", 1.0, 1),
+    ]
+    kappa = pairwise_kappa(renamed, ["a", "b"])
+    assert [(k.annotator_a, k.annotator_b, k.items) for k in kappa] == [("abe", "zed", 2)]

@@ -866,6 +866,44 @@ def test_a_large_build_fits_in_a_worker_and_writes_the_same_dataset(
     assert manifest["baseline"]["claims"]["trained"] and manifest["leakage"]["test_sentences"]
 
 
+def test_dawid_skene_fits_in_the_worker_while_the_build_reads_raw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sample shares too few items for Dawid-Skene; these builds fit it all the same.
+    monkeypatch.setattr("builder.labels.aggregate.fit_wanted", lambda *args: True)
+    here = make_root(tmp_path / "here")
+    make(here)
+    worker = make_root(tmp_path / "worker")
+    shutil.copy(here.pseudonym_key_path, worker.pseudonym_key_path)
+
+    def no_fit_here(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("Dawid-Skene ran in the build's own process")
+
+    monkeypatch.setattr("builder.labels.aggregate.dawid_skene", no_fit_here)
+    make(worker, worker_min_records=0)
+    assert tree(worker.dataset_dir) == tree(here.dataset_dir)
+    manifest = json.loads((worker.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert [row["items"] for row in manifest["competence"]["claims"]] == [55, 55]
+
+
+def test_a_split_is_written_a_row_group_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    whole = make_root(tmp_path / "whole")
+    build(whole)
+    chunked = make_root(tmp_path / "chunked")
+    shutil.copy(whole.pseudonym_key_path, chunked.pseudonym_key_path)
+    monkeypatch.setattr("builder.dataset.build.PARQUET_ROW_GROUP", 7)
+    build(chunked)
+    for path in sorted((whole.dataset_dir / "data").rglob("*.parquet")):
+        twin = chunked.dataset_dir / path.relative_to(whole.dataset_dir)
+        rows = pq.read_table(path).num_rows
+        assert pq.ParquetFile(twin).metadata.num_row_groups == max(1, -(-rows // 7))
+        assert pq.read_table(twin).equals(pq.read_table(path))
+
+
 def test_small_builds_fit_in_their_own_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -888,20 +926,23 @@ def _worker_raises(rows: Any) -> None:
     raise ValueError("no fit (simulated)")
 
 
+@pytest.mark.parametrize("step", ["analyse", "fit_labels"])
 @pytest.mark.parametrize(
-    ("analyse", "said"),
+    ("failure", "said"),
     [(_worker_dies, "BrokenProcessPool"), (_worker_raises, "ValueError: no fit \\(simulated")],
 )
 def test_a_failed_worker_fails_the_build_and_leaves_the_previous_dataset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, analyse: Any, said: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, failure: Any, said: str
 ) -> None:
     settings = make_root(tmp_path / "root")
     make(settings)
     before = tree(settings.dataset_dir)
     exports_before = sorted(p.name for p in settings.exports_dir.iterdir())
     write_pull(settings, annotation_records(settings)[:-2])  # something to build
+    # The sample shares too few items for Dawid-Skene; this build fits it all the same.
+    monkeypatch.setattr("builder.labels.aggregate.fit_wanted", lambda *args: True)
     # Sent to the worker by name: it runs the test module's function.
-    monkeypatch.setattr("builder.dataset.analysis.analyse", analyse)
+    monkeypatch.setattr(f"builder.dataset.analysis.{step}", failure)
     with pytest.raises(BuilderError, match=f"worker process \\({said}") as failed:
         make(settings, worker_min_records=0)
     assert "Nothing was written" in str(failed.value)

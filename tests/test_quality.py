@@ -119,8 +119,8 @@ def test_stance_has_no_control_accuracy() -> None:
 
 def test_adjudications_are_not_ratings() -> None:
     ratings = ratings_of(RECORDS)
-    assert "lead" not in {r.annotator for r in ratings}
-    assert len(ratings) == 9
+    assert "lead" not in ratings.annotators
+    assert len(ratings.item) == 9
     report = agreement_for("claims", RECORDS)
     # s3 stays a tie among the annotators: with the lead as a third rater it would have a
     # majority and amy and bob would each get a third item.

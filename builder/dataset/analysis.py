@@ -1,4 +1,5 @@
-"""The dataset's sklearn work (baselines, leakage audit): in the build's process or in a worker."""
+"""The dataset's model fits (Dawid-Skene, baselines, leakage audit): in the build's process or
+in a worker."""
 
 from __future__ import annotations
 
@@ -10,10 +11,24 @@ from builder.core.errors import BuilderError
 
 if TYPE_CHECKING:
     from builder.dataset.leakage import Audit
+    from builder.labels.aggregate import Answers, Fit
 
 Rows = dict[str, list[dict[str, Any]]]  # split -> rows
 # The configs with a baseline; the leakage audit is of claims.
 BASELINE_CONFIGS = ("claims", "stance")
+
+
+def warm_up_fit() -> None:
+    """Import what Dawid-Skene needs (crowd-kit: ~1.5 s), ahead of the answers."""
+    import crowdkit.aggregation  # noqa: F401
+
+    import builder.labels.aggregate  # noqa: F401
+
+
+def fit_labels(answers: Answers) -> Fit:
+    from builder.labels.aggregate import dawid_skene
+
+    return dawid_skene(answers)
 
 
 def warm_up() -> None:
@@ -39,25 +54,49 @@ def analyse(rows: dict[str, Rows]) -> tuple[dict[str, dict[str, Any]], Audit]:
 
 def _failed(exc: Exception) -> BuilderError:
     return BuilderError(
-        f"the dataset's baselines and leakage audit failed in their worker process "
-        f"({type(exc).__name__}: {exc}). Nothing was written.",
+        "the dataset's model fits (Dawid-Skene, baselines, leakage audit) failed in their "
+        f"worker process ({type(exc).__name__}: {exc}). Nothing was written.",
         fix="run `make dataset` again; if it fails again, rerun with --debug and report the "
         "traceback",
     )
 
 
 class Analyst:
-    """Runs `analyse` here, or in one spawned worker process started before the build's own
-    work, so that the worker's imports and fits overlap it (a second core)."""
+    """Runs the fits here, or in one spawned worker process started before the build's own
+    work, so that the worker's imports and fits overlap it (a second core): first Dawid-Skene
+    on the claims' answers while the build reads raw/, then `analyse` of the rows while it
+    writes the files."""
 
     def __init__(self, worker: bool) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._future: Future[Any] | None = None
         self._result: tuple[dict[str, dict[str, Any]], Audit] | None = None
+        self._fit_future: Future[Fit] | None = None
+        self._fit: Fit | None = None
         if worker:
             # spawn, not fork: a forked copy of a process with threads (pyarrow's) may deadlock.
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool.submit(warm_up_fit)
+
+    def begin(self, answers: Answers | None) -> None:
+        """Start fitting Dawid-Skene to `answers` (None: no fit is wanted); `fitted` gives it."""
+        if self._pool is None:
+            self._fit = fit_labels(answers) if answers is not None else None
+            return
+        try:
+            if answers is not None:
+                self._fit_future = self._pool.submit(fit_labels, answers)
             self._pool.submit(warm_up)
+        except Exception as exc:  # the worker died already (BrokenProcessPool)
+            raise _failed(exc) from exc
+
+    def fitted(self) -> Fit | None:
+        if self._fit_future is None:
+            return self._fit
+        try:
+            return self._fit_future.result()
+        except Exception as exc:
+            raise _failed(exc) from exc
 
     def submit(self, rows: dict[str, Rows]) -> None:
         if self._pool is None:

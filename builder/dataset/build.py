@@ -53,7 +53,7 @@ from builder.labels.records import project_records, pull_paths, pull_summary, se
 # they cost seconds to import (datasets, pyarrow, pandas, matplotlib; sklearn is analysis.py's).
 if TYPE_CHECKING:
     from builder.inputs.corpus import Corpus
-    from builder.labels.aggregate import ItemLabel
+    from builder.labels.aggregate import Answers, ItemLabel
 
 SPLITS = ("train", "test")
 # Written into every dataset folder the builder makes: only a folder with it is ever replaced.
@@ -197,6 +197,10 @@ def annotation_rows(
     return rows
 
 
+# Rows per parquet row group: the arrow copy of a split is made and written this many at a time.
+PARQUET_ROW_GROUP = 20_000
+
+
 def write_split_files(
     staging: Path, config: str, rows_by_split: dict[str, list[dict[str, Any]]]
 ) -> None:
@@ -213,8 +217,13 @@ def write_split_files(
     for split in SPLITS:
         path = staging / "data" / config / f"{split}-00000-of-00001.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        columns = {name: [row[name] for row in rows_by_split[split]] for name in features}
-        pq.write_table(pa.Table.from_pydict(columns, schema=schema), path)
+        rows = rows_by_split[split]
+        with pq.ParquetWriter(path, schema) as writer:
+            # A row group at a time: arrow holds one chunk's copy of the rows, not the split's.
+            for start in range(0, max(len(rows), 1), PARQUET_ROW_GROUP):
+                chunk = rows[start : start + PARQUET_ROW_GROUP]
+                columns = {name: [row[name] for row in chunk] for name in features}
+                writer.write_table(pa.Table.from_pydict(columns, schema=schema))
 
 
 def raw_inputs(settings: Settings) -> dict[str, str]:
@@ -473,6 +482,23 @@ def plan_splits(
     return SplitPlan(group_of, assignment, manifest)
 
 
+@dataclass(frozen=True)
+class ClaimAnswers:
+    records: list[dict[str, Any]]  # the accepted claim records of the pulls
+    answers: Answers  # the same, coded once for the aggregation, agreement and figures
+
+
+def read_claims(settings: Settings, analyst: Analyst) -> ClaimAnswers:
+    """The pulled claim records, coded, with Dawid-Skene started on them: in the worker, it
+    runs while the build reads raw/."""
+    from builder.labels.aggregate import Answers, fit_wanted
+
+    records = project_records(settings, "claims")
+    answers = Answers.of(records, "claims")
+    analyst.begin(answers if fit_wanted(answers) else None)
+    return ClaimAnswers(records, answers)
+
+
 def build_dataset(
     settings: Settings,
     corpus: Corpus,
@@ -483,6 +509,7 @@ def build_dataset(
     inputs: str = "",
     accept_imbalance: bool = False,
     analyst: Analyst | None = None,
+    claims: ClaimAnswers | None = None,
 ) -> dict[str, Any]:
     """Write exports/<name>/ whole: written aside, then moved into place. Returns the manifest.
 
@@ -490,9 +517,15 @@ def build_dataset(
     test share far from TEST_SIZE stops the build (nothing written) unless `accept_imbalance`.
     `sources` is the build's provenance when the caller has it already (it hashes files);
     `inputs`, the key of clean inputs that lets the next build say "nothing changed";
-    `analyst`, where the baselines and leakage audit run (here when None).
+    `analyst`, where the model fits run (here when None); `claims`, the pulled claim records
+    when the caller has read them already (`read_claims`, with the same analyst).
     """
-    from builder.labels.aggregate import aggregate_with_competences, competences, effective_method
+    from builder.labels.aggregate import (
+        Answers,
+        aggregate_with_competences,
+        competences,
+        effective_method,
+    )
     from builder.labels.quality import agreement_and_confusion
     from builder.tasks.claims import claim_tasks
 
@@ -506,9 +539,13 @@ def build_dataset(
             print(message, file=sys.stderr)
     check_owned(target)
     pseudonym = Pseudonyms(pseudonym_key(settings))
-    claim_records = project_records(settings, "claims")
+    claims = claims or read_claims(settings, analyst)
+    claim_records = claims.records
+    answers = {"claims": claims.answers}
+    if stance is not None:
+        answers["stance"] = Answers.of(stance.records, "stance")
     claim_labels, claim_competences = aggregate_with_competences(
-        claim_records, settings.aggregation, settings.min_posterior
+        claims.answers, settings.aggregation, settings.min_posterior, fit=analyst.fitted()
     )
     tasks = claim_tasks(corpus)
     rows: dict[str, list[dict[str, Any]]] = {
@@ -576,18 +613,14 @@ def build_dataset(
             path.relative_to(staging).as_posix(): file_digest(path)
             for path in sorted((staging / "data").rglob("*.parquet"))
         }
-        per_project = {"claims": claim_records}
-        if stance is not None:
-            per_project["stance"] = stance.records
         # The card speaks of annotators by pseudonym, as the data does.
-        anonymous = {
-            project: [{**r, "annotator": pseudonym(r["annotator"])} for r in project_records_]
-            for project, project_records_ in per_project.items()
+        figures = {
+            project: agreement_and_confusion(project, given.renamed(pseudonym))
+            for project, given in answers.items()
         }
-        figures = {p: agreement_and_confusion(p, recs) for p, recs in anonymous.items()}
         estimated = {"claims": claim_competences}
         if stance is not None:
-            estimated["stance"] = competences(stance.records)
+            estimated["stance"] = competences(answers["stance"])
         label_distribution(staging / "label_distribution.png", counts)
         annotator_confusion(
             staging / "annotator_confusion.png",
@@ -609,7 +642,8 @@ def build_dataset(
             "leakage": leakage.summary,
             "agreement": {p: agreement for p, (agreement, _) in figures.items()},
             "aggregation": {
-                p: effective_method(recs, settings.aggregation) for p, recs in per_project.items()
+                project: effective_method(given, settings.aggregation)
+                for project, given in answers.items()
             },
             "competence": {
                 project: sorted(
@@ -662,6 +696,8 @@ def make_dataset(
         from builder.dataset.stance_rows import stance_parts
         from builder.inputs.corpus import load_corpus
 
+        # Read first: their Dawid-Skene fit then overlaps reading raw/.
+        claims = read_claims(settings, analyst)
         corpus = load_corpus(settings, controls=True)
         for problem in corpus.problems:
             report.problem(problem)
@@ -677,6 +713,7 @@ def make_dataset(
             inputs="" if corpus.problems else key,
             accept_imbalance=accept_imbalance,
             analyst=analyst,
+            claims=claims,
         )
     splits = manifest["splits"]
     report.wrote.append(str(settings.dataset_dir))

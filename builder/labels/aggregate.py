@@ -4,7 +4,7 @@ Dawid-Skene) and each annotator's estimated competence."""
 from __future__ import annotations
 
 import warnings
-from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from builder.core.config import AGGREGATIONS, DEFAULT_MIN_POSTERIOR
 from builder.core.scheme import question_for
-from builder.labels.agreement import majority_label
+from builder.labels.agreement import Rating, RatingTable
 
 MAJORITY, DAWID_SKENE = AGGREGATIONS
 # EM stops when the evidence lower bound per annotation gains less than this; crowd-kit's 1e-5
@@ -51,21 +51,33 @@ class Competence:
     confusion: list[list[float]]
 
 
+Records = Sequence[dict[str, Any]]
+
+
 def answer(record: dict[str, Any]) -> str:
     question = question_for(record["project"])
     return record["answers"][question.name][0]
 
 
-def latest_per_annotator(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def latest_per_annotator(records: Records) -> list[dict[str, Any]]:
     """One annotation per annotator and item: a re-annotation replaces the earlier one."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in sorted(records, key=lambda r: (r["updated_at"] or "", r["annotation_id"])):
-        if not record["ground_truth"]:
-            latest[(record["item_id"], record["annotator"])] = record
+    for record in records:
+        if record["ground_truth"]:
+            continue
+        key = (record["item_id"], record["annotator"])
+        kept = latest.get(key)
+        # The newest by (updated_at, annotation id); of two equal, the later in the pull.
+        if kept is None or _recency(record) >= _recency(kept):
+            latest[key] = record
     return list(latest.values())
 
 
-def ground_truth(records: list[dict[str, Any]]) -> dict[str, str]:
+def _recency(record: dict[str, Any]) -> tuple[str, int]:
+    return record["updated_at"] or "", record["annotation_id"]
+
+
+def ground_truth(records: Records) -> dict[str, str]:
     """Item id -> the adjudicator's label; the newest one wins if they changed their mind."""
     truth: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -76,22 +88,53 @@ def ground_truth(records: list[dict[str, Any]]) -> dict[str, str]:
     return {item_id: answer(record) for item_id, record in truth.items()}
 
 
+@dataclass(frozen=True)
+class Answers:
+    """One project's accepted records, read once for every figure drawn from them: each
+    annotator's latest answer per item as codes (adjudications left out: they are not a second
+    opinion), and the adjudicated items' ground truth."""
+
+    ratings: RatingTable
+    truth: dict[str, str]
+
+    @classmethod
+    def of(cls, records: Records | Answers, project: str | None = None) -> Answers:
+        """From one project's records (`project` names it when there may be none)."""
+        if isinstance(records, Answers):
+            return records
+        projects = {record["project"] for record in records} | ({project} if project else set())
+        if len(projects) > 1:
+            raise ValueError(f"records of several projects at once: {sorted(projects)}")
+        labels = question_for(projects.pop()).names if projects else ()
+        latest = latest_per_annotator(records)
+        ratings = RatingTable.of(
+            (Rating(r["item_id"], r["annotator"], answer(r)) for r in latest), labels
+        )
+        return cls(ratings, ground_truth(records))
+
+    def shared_items(self) -> int:
+        """How many items two or more annotators labeled (adjudications not counted)."""
+        per_item = np.bincount(self.ratings.item, minlength=len(self.ratings.items))
+        return int(np.count_nonzero(per_item >= 2))
+
+    def renamed(self, rename: Callable[[str], str]) -> Answers:
+        """The same answers with each annotator renamed (to a pseudonym, say)."""
+        return Answers(self.ratings.renamed(rename), self.truth)
+
+
 def check_method(method: str) -> str:
     if method not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation {method!r}: use one of {', '.join(AGGREGATIONS)}")
     return method
 
 
-def shared_items(records: list[dict[str, Any]]) -> int:
+def shared_items(records: Records | Answers) -> int:
     """How many items two or more annotators labeled (adjudications not counted)."""
-    per_item: dict[str, int] = defaultdict(int)
-    for record in latest_per_annotator(records):
-        per_item[record["item_id"]] += 1
-    return sum(1 for n in per_item.values() if n >= 2)
+    return Answers.of(records).shared_items()
 
 
 def effective_method(
-    records: list[dict[str, Any]], method: str, min_shared_items: int = DS_MIN_SHARED_ITEMS
+    records: Records | Answers, method: str, min_shared_items: int = DS_MIN_SHARED_ITEMS
 ) -> str:
     """The aggregation actually used: Dawid-Skene falls back to the majority until enough items
     are shared between annotators."""
@@ -102,77 +145,94 @@ def effective_method(
 
 
 def aggregate(
-    records: list[dict[str, Any]],
+    records: Records | Answers,
     method: str = MAJORITY,
     min_posterior: float = DEFAULT_MIN_POSTERIOR,
 ) -> dict[str, ItemLabel]:
     """item id -> its label. Ground truth always settles an item. Otherwise, by `method`: the
     unique majority (a tie stays unresolved), or Dawid-Skene's most probable label (unresolved
     when its posterior is below `min_posterior`)."""
-    return _settle(records, method, min_posterior, estimate=False)[0]
+    return _settle(Answers.of(records), method, min_posterior, estimate=False)[0]
 
 
 def aggregate_with_competences(
-    records: list[dict[str, Any]],
+    records: Records | Answers,
     method: str = MAJORITY,
     min_posterior: float = DEFAULT_MIN_POSTERIOR,
     min_shared_items: int = DS_MIN_SHARED_ITEMS,
+    fit: Fit | None = None,
 ) -> tuple[dict[str, ItemLabel], list[Competence]]:
     """The labels of `aggregate` and the competences of `competences`, from one model fit
-    (`min_shared_items` lowered only to measure Dawid-Skene on small sets)."""
-    return _settle(records, method, min_posterior, True, min_shared_items)
+    (`min_shared_items` lowered only to measure Dawid-Skene on small sets). `fit`, when given,
+    is `dawid_skene` of these same answers, made elsewhere (the dataset's worker)."""
+    return _settle(Answers.of(records), method, min_posterior, True, min_shared_items, fit)
+
+
+def fit_wanted(answers: Answers, min_shared_items: int = DS_MIN_SHARED_ITEMS) -> bool:
+    """Whether `aggregate_with_competences` fits Dawid-Skene to these answers, whatever the
+    aggregation: it estimates competences once enough items are shared."""
+    return answers.shared_items() >= min_shared_items
 
 
 def _settle(
-    records: list[dict[str, Any]],
+    answers: Answers,
     method: str,
     min_posterior: float,
     estimate: bool,
     min_shared_items: int = DS_MIN_SHARED_ITEMS,
+    fit: Fit | None = None,
 ) -> tuple[dict[str, ItemLabel], list[Competence]]:
-    method = effective_method(records, method, min_shared_items)
-    truth = ground_truth(records)
-    by_item: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in latest_per_annotator(records):
-        by_item[record["item_id"]].append(record)
+    method = effective_method(answers, method, min_shared_items)
+    table, truth = answers.ratings, answers.truth
     # effective_method chose Dawid-Skene only with enough shared items; the same holds for
     # estimating competences when asked for them under the majority.
-    wanted = method == DAWID_SKENE or (estimate and shared_items(records) >= min_shared_items)
-    fit = _dawid_skene(records, truth) if wanted else None
-    posteriors = fit.posteriors if fit is not None else {}
+    wanted = method == DAWID_SKENE or (estimate and fit_wanted(answers, min_shared_items))
+    if not wanted:
+        fit = None
+    elif fit is None:
+        fit = dawid_skene(answers)
+    names = table.labels
+    # Votes are listed by label name; an exact tie of posteriors goes to the first name too.
+    by_name = sorted(range(len(names)), key=lambda k: names[k])
+    row_of = {item_id: k for k, item_id in enumerate(table.items)}
+    counts = table.counts().tolist()
+    posteriors = fit.posteriors.tolist() if fit is not None else []
     labels: dict[str, ItemLabel] = {}
-    for item_id in sorted(set(by_item) | set(truth)):
-        given = [answer(r) for r in by_item.get(item_id, [])]
-        votes = {label: given.count(label) for label in sorted(set(given))}
+    for item_id in sorted(row_of.keys() | truth.keys()):
+        row = row_of.get(item_id)
+        given = counts[row] if row is not None else [0] * len(names)
+        total = sum(given)
+        votes = {names[k]: given[k] for k in by_name if given[k]}
         if item_id in truth:
             label, how, posterior = truth[item_id], "ground_truth", 1.0
         elif method == DAWID_SKENE:
-            probabilities = posteriors[item_id]
-            # Sorted by name first so that an exact tie of probabilities resolves the same way
-            # every time; such a tie is below any sensible minimum anyway.
-            best = max(sorted(probabilities), key=lambda name: probabilities[name])
+            probabilities = posteriors[row]
+            best = max(by_name, key=lambda k: probabilities[k])
             posterior = probabilities[best]
             resolved = posterior >= min_posterior
-            label, how = (best, DAWID_SKENE) if resolved else (None, "low posterior")
+            label, how = (names[best], DAWID_SKENE) if resolved else (None, "low posterior")
         else:
-            label = majority_label(given)
+            top = max(given)
+            # The unique most common label; a tie stays unresolved.
+            label = names[given.index(top)] if given.count(top) == 1 else None
             how = MAJORITY if label is not None else "tie"
-            top = max(votes.values())
-            posterior = top / len(given)
-        agreement = votes.get(label, 0) / len(given) if given and label is not None else 0.0
+            posterior = top / total
+        agreement = votes.get(label, 0) / total if total and label is not None else 0.0
         labels[item_id] = ItemLabel(
-            item_id, label, len(given), round(agreement, 4), how, votes, round(posterior, 4)
+            item_id, label, total, round(agreement, 4), how, votes, round(posterior, 4)
         )
     return labels, fit.competences if fit is not None else []
 
 
 @dataclass(frozen=True)
-class _Fit:
-    posteriors: dict[str, dict[str, float]]  # item -> label -> probability
+class Fit:
+    """Dawid-Skene fitted to one project's answers."""
+
+    posteriors: np.ndarray  # items (the table's order) x labels: each label's probability
     competences: list[Competence]
 
 
-def _dawid_skene(records: list[dict[str, Any]], truth: dict[str, str]) -> _Fit:
+def dawid_skene(answers: Answers) -> Fit:
     """Fit crowd-kit's Dawid-Skene to the annotators' own answers; adjudicated items are held
     at their ground truth during EM, so they teach the model who is reliable."""
     # Imported here: crowd-kit takes a second and a half to import (it loads nltk), which
@@ -180,32 +240,35 @@ def _dawid_skene(records: list[dict[str, Any]], truth: dict[str, str]) -> _Fit:
     import pandas as pd
     from crowdkit.aggregation import DawidSkene
 
-    answers = latest_per_annotator(records)
-    if not answers:
-        return _Fit({}, [])
-    project = answers[0]["project"]
-    names = question_for(project).names
-    # Rows in a fixed order: EM's result must not depend on the order of the pull.
+    table = answers.ratings
+    names = list(table.labels)
+    if not len(table.item):
+        return Fit(np.zeros((0, len(names))), [])
+    # Rows sorted by item, then annotator (the table's order): EM's result must not depend on
+    # the order of the pull.
     data = pd.DataFrame(
-        sorted((r["item_id"], r["annotator"], answer(r)) for r in answers),
-        columns=["task", "worker", "label"],
+        {
+            "task": np.asarray(table.items, dtype=object)[table.item],
+            "worker": np.asarray(table.annotators, dtype=object)[table.annotator],
+            "label": np.asarray(names, dtype=object)[table.label],
+        }
     )
-    answered = set(data.task)
-    known = pd.Series({item: label for item, label in truth.items() if item in answered})
+    answered = set(table.items)
+    known = pd.Series({item: label for item, label in answers.truth.items() if item in answered})
     model = DawidSkene(n_iter=DS_MAX_ITERATIONS, tol=DS_TOLERANCE)
     with warnings.catch_warnings():
         # crowd-kit 1.4 still passes keywords that pandas 3 deprecates; the results are right.
         warnings.filterwarnings("ignore", module="crowdkit")
         model.fit(data, true_labels=known if len(known) else None)
-    probas = model.probas_.reindex(columns=names, fill_value=0.0).fillna(0.0)
-    posteriors = {
-        str(item): {name: float(p) for name, p in zip(names, row, strict=True)}
-        for item, row in zip(probas.index, probas.to_numpy(), strict=True)
-    }
+    posteriors = (
+        model.probas_.reindex(index=table.items, columns=names, fill_value=0.0)
+        .fillna(0.0)
+        .to_numpy()
+    )
     priors = model.priors_.reindex(names, fill_value=0.0).fillna(0.0).to_numpy()
-    items = data.groupby("worker").size()
+    items = np.bincount(table.annotator, minlength=len(table.annotators))
     competences = []
-    for annotator in sorted(items.index):
+    for k, annotator in enumerate(table.annotators):
         # errors_ holds P(given | true) with rows (worker, given) and columns true.
         errors = (
             model.errors_.loc[annotator]
@@ -219,15 +282,15 @@ def _dawid_skene(records: list[dict[str, Any]], truth: dict[str, str]) -> _Fit:
             Competence(
                 annotator=str(annotator),
                 competence=round(competence, 4),
-                items=int(items[annotator]),
+                items=int(items[k]),
                 labels=list(names),
                 confusion=[[round(float(p), 4) for p in row] for row in confusion],
             )
         )
-    return _Fit(posteriors, competences)
+    return Fit(posteriors, competences)
 
 
-def competences(records: list[dict[str, Any]]) -> list[Competence]:
+def competences(records: Records | Answers) -> list[Competence]:
     """Each annotator's Dawid-Skene competence and confusion matrix, whatever the aggregation
     setting (sorted by annotator); none while too few items are shared to estimate them."""
     return aggregate_with_competences(records, MAJORITY)[1]

@@ -7,7 +7,7 @@ shapes the ratings for them and says when a coefficient is undefined.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
@@ -23,6 +23,97 @@ class Rating:
     item_id: str
     annotator: str
     label: str
+
+
+@dataclass(frozen=True)
+class RatingTable:
+    """Ratings as codes, one per item and annotator (the last one given), sorted by item, then
+    annotator: what every coefficient here reads, built once for all of them."""
+
+    labels: tuple[str, ...]
+    items: list[str]  # sorted
+    annotators: list[str]  # sorted
+    item: np.ndarray  # index into `items`, one per rating
+    annotator: np.ndarray  # index into `annotators`
+    label: np.ndarray  # index into `labels`
+
+    @classmethod
+    def of(cls, ratings: Iterable[Rating], labels: Sequence[str]) -> RatingTable:
+        """From Rating objects; an annotator who re-submits an item changed their mind, so the
+        last rating wins. Every label is checked against `labels`."""
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be distinct, got {list(labels)}")
+        code = {label: k for k, label in enumerate(labels)}
+        latest: dict[tuple[str, str], int] = {}
+        for rating in ratings:
+            if rating.label not in code:
+                raise ValueError(
+                    f"item {rating.item_id!r}: annotator {rating.annotator!r} gave label "
+                    f"{rating.label!r}, which is not one of {list(labels)}"
+                )
+            latest[(rating.item_id, rating.annotator)] = code[rating.label]
+        return cls.coded(labels, list(latest), list(latest.values()))
+
+    @classmethod
+    def coded(
+        cls, labels: Sequence[str], keys: list[tuple[str, str]], label_codes: list[int]
+    ) -> RatingTable:
+        """From distinct (item id, annotator) keys and the label code each gave."""
+        items = sorted({item for item, _ in keys})
+        annotators = sorted({annotator for _, annotator in keys})
+        item_code = {name: k for k, name in enumerate(items)}
+        annotator_code = {name: k for k, name in enumerate(annotators)}
+        item = np.fromiter((item_code[i] for i, _ in keys), np.int64, len(keys))
+        annotator = np.fromiter((annotator_code[a] for _, a in keys), np.int64, len(keys))
+        label = np.asarray(label_codes, dtype=np.int64)
+        order = np.lexsort((annotator, item))
+        return cls(tuple(labels), items, annotators, item[order], annotator[order], label[order])
+
+    def renamed(self, rename: Callable[[str], str]) -> RatingTable:
+        """The same ratings with each annotator renamed (to a pseudonym, say)."""
+        names = [rename(name) for name in self.annotators]
+        annotators = sorted(set(names))
+        position = {name: k for k, name in enumerate(annotators)}
+        recoded = np.asarray([position[name] for name in names], dtype=np.int64)[self.annotator]
+        order = np.lexsort((recoded, self.item))
+        return RatingTable(
+            self.labels,
+            self.items,
+            annotators,
+            self.item[order],
+            recoded[order],
+            self.label[order],
+        )
+
+    def counts(self) -> np.ndarray:
+        """items x labels: how many ratings of each item gave each label."""
+        width = len(self.labels)
+        flat = np.bincount(self.item * width + self.label, minlength=len(self.items) * width)
+        return flat.reshape(len(self.items), width)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every two ratings of one item: annotator a < annotator b, the label of each."""
+        firsts, seconds = [], []
+        # Sorted by item, then annotator: ratings d apart are a pair when their item is one.
+        for distance in range(1, len(self.item)):
+            same = np.flatnonzero(self.item[:-distance] == self.item[distance:])
+            if not len(same):
+                break
+            firsts.append(same)
+            seconds.append(same + distance)
+        if not firsts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, empty
+        first, second = np.concatenate(firsts), np.concatenate(seconds)
+        return (
+            self.annotator[first],
+            self.annotator[second],
+            self.label[first],
+            self.label[second],
+        )
+
+
+Ratings = Sequence[Rating] | RatingTable
 
 
 @dataclass(frozen=True)
@@ -72,128 +163,105 @@ def majority_label(labels_given: Sequence[str]) -> str | None:
     return top[0][0]
 
 
-def krippendorff_alpha(ratings: Sequence[Rating], labels: Sequence[str]) -> AlphaResult:
+def krippendorff_alpha(ratings: Ratings, labels: Sequence[str]) -> AlphaResult:
     """Nominal Krippendorff's alpha (the `krippendorff` package); an annotator's last rating of
     an item replaces earlier ones."""
-    by_item = _labels_by_item(ratings, labels)
-    pairable = [given for given in by_item.values() if len(given) >= 2]
-    n = sum(len(given) for given in pairable)
-    used = {label for given in pairable for label in given.values()}
+    table = rating_table(ratings, labels)
+    counts = table.counts()
+    pairable = counts[counts.sum(axis=1) >= 2]
+    n = int(pairable.sum())
     # With fewer than two labels among pairable ratings the expected disagreement is 0 and alpha
     # is 0/0 (the package raises there): say "undefined" instead.
-    if len(used) < 2:
+    if np.count_nonzero(pairable.sum(axis=0)) < 2:
         return AlphaResult(value=None, items=len(pairable), ratings=n)
-    annotators = _annotators(by_item)
-    column = {name: k for k, name in enumerate(annotators)}
-    data = np.full((len(annotators), len(pairable)), np.nan)
-    for item, given in enumerate(pairable):
-        for annotator, label in given.items():
-            data[column[annotator], item] = labels.index(label)
-    value = krippendorff.alpha(
-        reliability_data=data,
-        value_domain=list(range(len(labels))),
-        level_of_measurement="nominal",
-    )
+    # The package takes the items' label counts as they are: no annotators x items matrix.
+    value = krippendorff.alpha(value_counts=pairable, level_of_measurement="nominal")
     return AlphaResult(value=float(value), items=len(pairable), ratings=n)
 
 
-def pairwise_kappa(ratings: Sequence[Rating], labels: Sequence[str]) -> list[KappaResult]:
+def pairwise_kappa(ratings: Ratings, labels: Sequence[str]) -> list[KappaResult]:
     """Cohen's kappa (scikit-learn) for every pair of annotators (names sorted), over the items
     both rated."""
-    by_item = _labels_by_item(ratings, labels)
+    table = rating_table(ratings, labels)
+    first, second, label_a, label_b = table.pairs()
+    people = len(table.annotators)
+    pair = first * people + second
+    order = np.argsort(pair, kind="stable")
+    keys, starts = np.unique(pair[order], return_index=True)
+    ends = np.append(starts[1:], len(order)) if len(starts) else starts
+    bounds = dict(zip(keys.tolist(), zip(starts.tolist(), ends.tolist(), strict=True), strict=True))
     results = []
-    for a, b in combinations(_annotators(by_item), 2):
-        shared = [(given[a], given[b]) for given in by_item.values() if a in given and b in given]
-        results.append(KappaResult(a, b, _kappa(shared, labels), len(shared)))
+    for a, b in combinations(range(people), 2):
+        start, stop = bounds.get(a * people + b, (0, 0))
+        chosen = order[start:stop]
+        value = _kappa(label_a[chosen], label_b[chosen], len(labels))
+        results.append(KappaResult(table.annotators[a], table.annotators[b], value, stop - start))
     return results
 
 
-def agreement_with_majority(
-    ratings: Sequence[Rating], labels: Sequence[str]
-) -> list[MajorityAgreement]:
+def agreement_with_majority(ratings: Ratings, labels: Sequence[str]) -> list[MajorityAgreement]:
     """For each annotator (sorted), how often their rating equals the item's majority label."""
-    by_item = _labels_by_item(ratings, labels)
-    counted: Counter[str] = Counter()
-    matched: Counter[str] = Counter()
-    for given in by_item.values():
-        majority = majority_label(list(given.values())) if len(given) >= 2 else None
-        if majority is None:
-            continue
-        for annotator, label in given.items():
-            counted[annotator] += 1
-            matched[annotator] += label == majority
-    results = []
-    for name in _annotators(by_item):
-        share = matched[name] / counted[name] if counted[name] else None
-        results.append(MajorityAgreement(name, share, counted[name]))
-    return results
+    table = rating_table(ratings, labels)
+    counts = table.counts()
+    top = counts.max(axis=1, initial=0)
+    # An item has a majority when 2 or more rated it and one label alone has the top count.
+    has_majority = (counts.sum(axis=1) >= 2) & ((counts == top[:, None]).sum(axis=1) == 1)
+    majority = counts.argmax(axis=1)
+    counted_mask = has_majority[table.item]
+    matched_mask = counted_mask & (table.label == majority[table.item])
+    people = len(table.annotators)
+    counted = np.bincount(table.annotator[counted_mask], minlength=people)
+    matched = np.bincount(table.annotator[matched_mask], minlength=people)
+    return [
+        MajorityAgreement(
+            name, float(matched[k] / counted[k]) if counted[k] else None, int(counted[k])
+        )
+        for k, name in enumerate(table.annotators)
+    ]
 
 
-def agreement_report(ratings: Sequence[Rating], labels: Sequence[str]) -> dict[str, Any]:
+def agreement_report(ratings: Ratings, labels: Sequence[str]) -> dict[str, Any]:
     """The three agreement results as a JSON-serialisable dict, floats rounded to 4 places."""
+    table = rating_table(ratings, labels)
     return {
         "labels": list(labels),
-        "krippendorff_alpha": _rounded(asdict(krippendorff_alpha(ratings, labels))),
-        "pairwise_kappa": [_rounded(asdict(row)) for row in pairwise_kappa(ratings, labels)],
+        "krippendorff_alpha": _rounded(asdict(krippendorff_alpha(table, labels))),
+        "pairwise_kappa": [_rounded(asdict(row)) for row in pairwise_kappa(table, labels)],
         "agreement_with_majority": [
-            _rounded(asdict(row)) for row in agreement_with_majority(ratings, labels)
+            _rounded(asdict(row)) for row in agreement_with_majority(table, labels)
         ],
     }
 
 
-def confusion_between_annotators(
-    ratings: Sequence[Rating], labels: Sequence[str]
-) -> dict[str, Any]:
+def confusion_between_annotators(ratings: Ratings, labels: Sequence[str]) -> dict[str, Any]:
     """Counts of (label of a, label of b) over every item and ordered pair of its annotators."""
-    by_item = _labels_by_item(ratings, labels)
-    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for given in by_item.values():
-        matrix += _ordered_pairs(_label_counts(given.values(), labels))
+    counts = rating_table(ratings, labels).counts()
+    # Summed over items, outer(c, c) - diag(c): every ordered pair of two distinct ratings.
+    matrix = counts.T @ counts - np.diag(counts.sum(axis=0))
     return {"labels": list(labels), "matrix": matrix.tolist()}
 
 
-def _labels_by_item(ratings: Iterable[Rating], labels: Sequence[str]) -> dict[str, dict[str, str]]:
-    """Item -> annotator -> label, with every label checked against `labels`."""
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"labels must be distinct, got {list(labels)}")
-    by_item: dict[str, dict[str, str]] = {}
-    for rating in ratings:
-        if rating.label not in labels:
-            raise ValueError(
-                f"item {rating.item_id!r}: annotator {rating.annotator!r} gave label "
-                f"{rating.label!r}, which is not one of {list(labels)}"
-            )
-        # An annotator who re-submits an item changed their mind, so the last rating wins.
-        by_item.setdefault(rating.item_id, {})[rating.annotator] = rating.label
-    return by_item
+def rating_table(ratings: Ratings, labels: Sequence[str]) -> RatingTable:
+    """The ratings as a `RatingTable` (they may be one already)."""
+    if isinstance(ratings, RatingTable):
+        if ratings.labels != tuple(labels):
+            raise ValueError(f"ratings coded over {list(ratings.labels)}, not {list(labels)}")
+        return ratings
+    return RatingTable.of(ratings, labels)
 
 
-def _annotators(by_item: dict[str, dict[str, str]]) -> list[str]:
-    return sorted({name for given in by_item.values() for name in given})
-
-
-def _label_counts(given: Iterable[str], labels: Sequence[str]) -> np.ndarray:
-    return np.bincount([labels.index(label) for label in given], minlength=len(labels))
-
-
-def _ordered_pairs(counts: np.ndarray) -> np.ndarray:
-    """Number of ordered pairs of distinct ratings with labels (c, k), from one item's counts."""
-    return np.outer(counts, counts) - np.diag(counts)
-
-
-def _kappa(pairs: list[tuple[str, str]], labels: Sequence[str]) -> float | None:
-    if not pairs:
+def _kappa(first: np.ndarray, second: np.ndarray, labels: int) -> float | None:
+    if not len(first):
         return None
-    first, second = [a for a, _ in pairs], [b for _, b in pairs]
     # Both annotators used one and the same label throughout: chance agreement is 1 and kappa
     # is 0/0 (scikit-learn warns and returns nan there).
-    if len(set(first) | set(second)) == 1:
+    if len(np.union1d(first, second)) == 1:
         return None
     # Imported here: sklearn.metrics takes a second to import, which every command that
     # aggregates labels would pay, a `sync` with nothing new included.
     from sklearn.metrics import cohen_kappa_score
 
-    return float(cohen_kappa_score(first, second, labels=list(labels)))
+    return float(cohen_kappa_score(first, second, labels=list(range(labels))))
 
 
 def _rounded(row: dict[str, Any]) -> dict[str, Any]:

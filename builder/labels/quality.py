@@ -7,28 +7,28 @@ from statistics import median
 from typing import Any
 
 from builder.core.scheme import question_for
-from builder.labels.aggregate import answer, competences, latest_per_annotator
-from builder.labels.agreement import Rating, agreement_report, confusion_between_annotators
+from builder.labels.aggregate import Answers, Records, answer, competences, latest_per_annotator
+from builder.labels.agreement import RatingTable, agreement_report, confusion_between_annotators
 
 
-def ratings_of(records: list[dict[str, Any]]) -> list[Rating]:
+def ratings_of(records: Records | Answers, project: str | None = None) -> RatingTable:
     """The annotators' own answers (adjudications left out: they are not a second opinion)."""
-    return [Rating(r["item_id"], r["annotator"], answer(r)) for r in latest_per_annotator(records)]
+    return Answers.of(records, project).ratings
 
 
-def agreement_for(project: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    return agreement_report(ratings_of(records), question_for(project).names)
+def agreement_for(project: str, records: Records | Answers) -> dict[str, Any]:
+    return agreement_report(ratings_of(records, project), question_for(project).names)
 
 
-def confusion_for(project: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    return confusion_between_annotators(ratings_of(records), question_for(project).names)
+def confusion_for(project: str, records: Records | Answers) -> dict[str, Any]:
+    return confusion_between_annotators(ratings_of(records, project), question_for(project).names)
 
 
 def agreement_and_confusion(
-    project: str, records: list[dict[str, Any]]
+    project: str, records: Records | Answers
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Both figures from one pass over the records (the card needs both)."""
-    ratings, names = ratings_of(records), question_for(project).names
+    """Both figures from one reading of the records (the card needs both)."""
+    ratings, names = ratings_of(records, project), question_for(project).names
     return agreement_report(ratings, names), confusion_between_annotators(ratings, names)
 
 
