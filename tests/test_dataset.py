@@ -465,6 +465,30 @@ def test_the_card_yaml_declares_the_configs_and_features(
     assert [names[k] for k in sorted(names, key=int)] == CLAIM_NAMES
 
 
+def test_load_dataset_reads_and_checks_the_split_sizes_of_the_card(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_root(tmp_path / "root")
+    manifest = build(settings)
+    datasets.utils.logging.enable_propagation()
+    try:
+        loaded = datasets.load_dataset(str(settings.dataset_dir), "claims", cache_dir=str(tmp_path))
+    finally:
+        datasets.utils.logging.disable_propagation()
+    # A split entry without num_bytes made `datasets` warn on every load.
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+    train = manifest["counts"]["claims"]["train"]
+    assert loaded["train"].num_rows == train
+    assert manifest["arrow_bytes"]["claims"]["train"] > 0
+    # A card that says one row more than the file holds is caught, not ignored.
+    card = settings.dataset_dir / "README.md"
+    text = card.read_text(encoding="utf-8")
+    assert text.count(f"num_examples: {train}\n") >= 1
+    card.write_text(text.replace(f"num_examples: {train}\n", f"num_examples: {train + 1}\n", 1))
+    with pytest.raises(datasets.exceptions.NonMatchingSplitsSizesError):
+        datasets.load_dataset(str(settings.dataset_dir), "claims", cache_dir=str(tmp_path / "2"))
+
+
 def test_the_card_text_has_definitions_counts_policy_and_loading(
     built: tuple[Settings, dict[str, Any]],
 ) -> None:

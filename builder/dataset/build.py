@@ -203,7 +203,8 @@ PARQUET_ROW_GROUP = 20_000
 
 def write_split_files(
     staging: Path, config: str, rows_by_split: dict[str, list[dict[str, Any]]]
-) -> None:
+) -> dict[str, int]:
+    """Each split's parquet file; returns each split's size in arrow (the card's num_bytes)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -214,16 +215,21 @@ def write_split_files(
     # metadata, so load_dataset reads them back; building the table in arrow directly skips
     # the per-value encoding of Dataset.from_dict, which dominated large builds.
     schema = features.arrow_schema
+    sizes: dict[str, int] = {}
     for split in SPLITS:
         path = staging / "data" / config / f"{split}-00000-of-00001.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = rows_by_split[split]
+        sizes[split] = 0
         with pq.ParquetWriter(path, schema) as writer:
             # A row group at a time: arrow holds one chunk's copy of the rows, not the split's.
             for start in range(0, max(len(rows), 1), PARQUET_ROW_GROUP):
                 chunk = rows[start : start + PARQUET_ROW_GROUP]
                 columns = {name: [row[name] for row in chunk] for name in features}
-                writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+                table = pa.Table.from_pydict(columns, schema=schema)
+                sizes[split] += table.nbytes
+                writer.write_table(table)
+    return sizes
 
 
 def raw_inputs(settings: Settings) -> dict[str, str]:
@@ -585,6 +591,7 @@ def build_dataset(
         staging.mkdir(parents=True)
         write_json(staging / MARKER, {"made_by": "fact-check dataset builder"}, shared=True)
         counts: dict[str, dict[str, Any]] = {}
+        arrow_bytes: dict[str, dict[str, int]] = {}
         splits_of: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for config, config_rows in rows.items():
             by_split: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
@@ -597,7 +604,7 @@ def build_dataset(
         from builder.dataset.figures import annotator_confusion, label_distribution, learning_curve
 
         for config, by_split in splits_of.items():
-            write_split_files(staging, config, by_split)
+            arrow_bytes[config] = write_split_files(staging, config, by_split)
             counts[config] = {split: len(by_split[split]) for split in SPLITS}
             if config in PROJECTS:
                 label_field = PROJECTS[config].question.name
@@ -637,6 +644,7 @@ def build_dataset(
             # content there (card.py), so a rebuild is never served from an older one's cache.
             "data_files": data_files,
             "counts": counts,
+            "arrow_bytes": arrow_bytes,
             "unresolved": unresolved,
             "splits": plan.manifest,
             "leakage": leakage.summary,

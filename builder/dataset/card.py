@@ -60,7 +60,8 @@ def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
         # `datasets` keys its cache of a local folder on this YAML (and the folder's name),
         # not on the files: the split sizes and a checksum of the data files make every
         # build's entry its own, so load_dataset never returns an older build. It checks
-        # num_examples against what it reads, too.
+        # num_examples against what it reads, too; it reads a split's entry only when
+        # num_bytes is there (else it warns and ignores every split of the config).
         content = hashlib.sha256(
             "".join(f"{p}\0{d['sha256']}\n" for p, d in sorted(files.items())).encode()
         ).hexdigest()
@@ -70,7 +71,11 @@ def card_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
                 "description": f"{config} rows of this build; data files sha256 {content}",
                 "features": features_for(config)._to_yaml_list(),
                 "splits": [
-                    {"name": split, "num_examples": counts[split]}
+                    {
+                        "name": split,
+                        "num_bytes": manifest.get("arrow_bytes", {}).get(config, {}).get(split, 0),
+                        "num_examples": counts[split],
+                    }
                     for split in splits
                     if split in counts
                 ],
