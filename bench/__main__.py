@@ -114,6 +114,7 @@ class Bench:
     pulled_root: Path | None = None
     full_pulls: list[float] = field(default_factory=list)
     scale: int = 0  # tasks of the scale figure (0: its default)
+    keep: bool = False  # leave the work dir, the scale figure's roots included (--keep)
     postgresql: str = ""  # a PostgreSQL server to run the scale figure on as well
     _roots: int = 0
 
@@ -648,12 +649,14 @@ def fig_scale(bench: Bench) -> list[Row]:
     from bench import scale
 
     tasks = bench.scale or SCALE_DEFAULT
-    rows = scale.run(bench.url, bench.token, bench.work, tasks, "SQLite, Label Studio's server")
+    rows = scale.run(
+        bench.url, bench.token, bench.work, tasks, "SQLite, Label Studio's server", bench.keep
+    )
     if bench.postgresql:
         server = bench_server.start(bench.work / "postgresql", bench.postgresql, workers=3)
         try:
             rows += scale.run(
-                server.url, server.token, bench.work, tasks, "PostgreSQL, gunicorn ×3"
+                server.url, server.token, bench.work, tasks, "PostgreSQL, gunicorn ×3", bench.keep
             )
         finally:
             bench_server.stop(server)
@@ -936,7 +939,7 @@ def main(argv: list[str] | None = None) -> int:
             server = bench_server.start(work)
             say(f"bench: Label Studio {server.url}, work dir {work}")
         bench = Bench(sizes, work, server.url if server else "", server.token if server else "")
-        bench.scale, bench.postgresql = args.scale or 0, args.postgresql
+        bench.scale, bench.postgresql, bench.keep = args.scale or 0, args.postgresql, args.keep
         for name in names:
             function = FIGURES[name][0]
             say(f"bench: {name}: {function.__doc__}")

@@ -200,8 +200,11 @@ def row(
     }
 
 
-def run(url: str, token: str, work: Path, tasks: int, where: str) -> list[dict[str, Any]]:
-    """Every figure of issue 13 at `tasks` tasks on the server at `url` (`where` names it)."""
+def run(
+    url: str, token: str, work: Path, tasks: int, where: str, keep: bool = False
+) -> list[dict[str, Any]]:
+    """Every figure of issue 13 at `tasks` tasks on the server at `url` (`where` names it);
+    `keep` leaves its roots on disk (`--keep`)."""
     server = Server(url, token)
     work = work / f"scale-{where.split(',')[0].lower()}"
     articles = make_articles("scale", tasks, seed=11)
@@ -348,5 +351,6 @@ def run(url: str, token: str, work: Path, tasks: int, where: str) -> list[dict[s
             None,
         )
     )
-    shutil.rmtree(work, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
     return rows
