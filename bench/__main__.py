@@ -977,7 +977,8 @@ def main(argv: list[str] | None = None) -> int:
         "for the quick syncs; medians shown.",
         (
             f"Scale figure: {args.scale or SCALE_DEFAULT:,} claim tasks, 2 annotations each, "
-            "imported with their tasks; one repetition; on SQLite (Label Studio's own server)"
+            "imported with their tasks; the sync and its raw import 3 times each in alternating "
+            "order (medians), every other figure once; on SQLite (Label Studio's own server)"
             + (", then on PostgreSQL (gunicorn, 3 workers)." if args.postgresql else ".")
             if "scale" in names
             else ""
