@@ -223,9 +223,8 @@ def run(
     rows = []
     slowest: list[tuple[float, str, str]] = []
 
-    # 1. sync into a new project vs one raw import of the same payloads, in alternating order:
-    # the first import into a new database also pays for growing its file, and a figure that
-    # always went first would carry that (at 100,000 tasks: 1.24 one way, 0.98 the other).
+    # 1. sync into a new project vs one raw import of the same payloads, in alternating order,
+    # so that neither always meets a fresh database (the first import grows its file).
     syncs: list[float] = []
     raws: list[float] = []
     for rep in range(SYNC_REPS):
