@@ -867,30 +867,10 @@ def test_bad_input_is_reported_at_every_build(tmp_path: Path) -> None:
         assert report.exit_code == 1 and "bad.jsonl:1" in report.problems[0]
 
 
-# The baselines and leakage audit in a worker process (large builds) ------------------------
+# Dawid-Skene, the baselines and leakage audit in a worker process (large builds) ---------
 
 
 def test_a_large_build_fits_in_a_worker_and_writes_the_same_dataset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    here = make_root(tmp_path / "here")
-    make(here)
-    worker = make_root(tmp_path / "worker")
-    shutil.copy(here.pseudonym_key_path, worker.pseudonym_key_path)
-
-    # Fits in this process would fail: the worker, a new process, has the real ones.
-    def no_fits_here(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("the baseline ran in the build's own process")
-
-    monkeypatch.setattr("builder.dataset.baseline.baseline", no_fits_here)
-    report = make(worker, worker_min_records=0)
-    assert report.wrote == [str(worker.dataset_dir)]
-    assert tree(worker.dataset_dir) == tree(here.dataset_dir)
-    manifest = json.loads((worker.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["baseline"]["claims"]["trained"] and manifest["leakage"]["test_sentences"]
-
-
-def test_dawid_skene_fits_in_the_worker_while_the_build_reads_raw(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The sample shares too few items for Dawid-Skene; these builds fit it all the same.
@@ -900,13 +880,18 @@ def test_dawid_skene_fits_in_the_worker_while_the_build_reads_raw(
     worker = make_root(tmp_path / "worker")
     shutil.copy(here.pseudonym_key_path, worker.pseudonym_key_path)
 
-    def no_fit_here(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("Dawid-Skene ran in the build's own process")
+    # Fits in this process would fail: the worker, a new process, has the real ones. Dawid-Skene
+    # runs there while the build reads raw/, the baselines while it writes the files.
+    def no_fits_here(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a fit ran in the build's own process")
 
-    monkeypatch.setattr("builder.labels.aggregate.dawid_skene", no_fit_here)
-    make(worker, worker_min_records=0)
+    monkeypatch.setattr("builder.dataset.baseline.baseline", no_fits_here)
+    monkeypatch.setattr("builder.labels.aggregate.dawid_skene", no_fits_here)
+    report = make(worker, worker_min_records=0)
+    assert report.wrote == [str(worker.dataset_dir)]
     assert tree(worker.dataset_dir) == tree(here.dataset_dir)
     manifest = json.loads((worker.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["baseline"]["claims"]["trained"] and manifest["leakage"]["test_sentences"]
     assert [row["items"] for row in manifest["competence"]["claims"]] == [55, 55]
 
 
