@@ -12,7 +12,7 @@ import numpy as np
 
 from builder.core.config import AGGREGATIONS, DEFAULT_MIN_POSTERIOR
 from builder.core.scheme import question_for
-from builder.labels.agreement import Rating, RatingTable
+from builder.labels.agreement import Rating, RatingTable, unique_majority
 
 MAJORITY, DAWID_SKENE = AGGREGATIONS
 # EM stops when the evidence lower bound per annotation gains less than this; crowd-kit's 1e-5
@@ -195,7 +195,9 @@ def _settle(
     # Votes are listed by label name; an exact tie of posteriors goes to the first name too.
     by_name = sorted(range(len(names)), key=lambda k: names[k])
     row_of = {item_id: k for k, item_id in enumerate(table.items)}
-    counts = table.counts().tolist()
+    counted = table.counts()
+    majorities = unique_majority(counted).tolist()
+    counts = counted.tolist()
     posteriors = fit.posteriors.tolist() if fit is not None else []
     labels: dict[str, ItemLabel] = {}
     for item_id in sorted(row_of.keys() | truth.keys()):
@@ -212,11 +214,10 @@ def _settle(
             resolved = posterior >= min_posterior
             label, how = (names[best], DAWID_SKENE) if resolved else (None, "low posterior")
         else:
-            top = max(given)
-            # The unique most common label; a tie stays unresolved.
-            label = names[given.index(top)] if given.count(top) == 1 else None
+            majority = majorities[row]
+            label = names[majority] if majority >= 0 else None  # a tie stays unresolved
             how = MAJORITY if label is not None else "tie"
-            posterior = top / total
+            posterior = max(given) / total
         agreement = votes.get(label, 0) / total if total and label is not None else 0.0
         labels[item_id] = ItemLabel(
             item_id, label, total, round(agreement, 4), how, votes, round(posterior, 4)

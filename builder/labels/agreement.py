@@ -6,7 +6,6 @@ shapes the ratings for them and says when a coefficient is undefined.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
@@ -155,12 +154,14 @@ class MajorityAgreement:
     items: int
 
 
-def majority_label(labels_given: Sequence[str]) -> str | None:
-    """The unique most common label; None on a tie or when no label is given."""
-    top = Counter(labels_given).most_common(2)
-    if not top or (len(top) == 2 and top[0][1] == top[1][1]):
-        return None
-    return top[0][0]
+def unique_majority(counts: np.ndarray) -> np.ndarray:
+    """Per row of label counts (items x labels): the label with the top count alone, or -1 on a
+    tie or when no label is given."""
+    if counts.shape[1] == 0:  # no labels at all (no records): nothing to pick from
+        return np.full(len(counts), -1)
+    top = counts.max(axis=1)
+    alone = (counts == top[:, None]).sum(axis=1) == 1
+    return np.where(alone & (top > 0), counts.argmax(axis=1), -1)
 
 
 def krippendorff_alpha(ratings: Ratings, labels: Sequence[str]) -> AlphaResult:
@@ -203,10 +204,9 @@ def agreement_with_majority(ratings: Ratings, labels: Sequence[str]) -> list[Maj
     """For each annotator (sorted), how often their rating equals the item's majority label."""
     table = rating_table(ratings, labels)
     counts = table.counts()
-    top = counts.max(axis=1, initial=0)
-    # An item has a majority when 2 or more rated it and one label alone has the top count.
-    has_majority = (counts.sum(axis=1) >= 2) & ((counts == top[:, None]).sum(axis=1) == 1)
-    majority = counts.argmax(axis=1)
+    majority = unique_majority(counts)
+    # Only items that 2 or more rated count: one rating agrees with itself.
+    has_majority = (counts.sum(axis=1) >= 2) & (majority >= 0)
     counted_mask = has_majority[table.item]
     matched_mask = counted_mask & (table.label == majority[table.item])
     people = len(table.annotators)
